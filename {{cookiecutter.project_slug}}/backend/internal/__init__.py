@@ -1,0 +1,3 @@
+"""{{ cookiecutter.project_name }} backend."""
+
+PROJECT_NAME = "{{ cookiecutter.project_name }}"

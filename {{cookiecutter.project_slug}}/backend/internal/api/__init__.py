@@ -1,0 +1,9 @@
+"""HTTP routes. `api_router` is mounted under /api/v1; health routes sit at the root."""
+
+from fastapi import APIRouter
+
+from internal.api import failed_jobs, users
+
+api_router = APIRouter()
+api_router.include_router(users.router)
+api_router.include_router(failed_jobs.router)

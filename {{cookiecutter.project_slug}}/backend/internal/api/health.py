@@ -1,0 +1,48 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process serves requests. No I/O, so a slow database never restarts the API."""
+    return {"status": "ok"}
+
+
+async def _check(name: str, probe: Callable[[], Awaitable[None]]) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(probe(), timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return name, f"timed out after {CHECK_TIMEOUT_SECONDS:g}s"
+    except Exception as exc:
+        return name, f"{type(exc).__name__}: {exc}".strip()
+    return name, "ok"
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: the database and the task runner's backend answer. 503 names what failed."""
+    engine: AsyncEngine = request.app.state.engine
+
+    async def database() -> None:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    probes = {"database": database, **request.app.state.runner.readiness_checks()}
+    checks = dict(await asyncio.gather(*(_check(name, probe) for name, probe in probes.items())))
+    healthy = all(result == "ok" for result in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=200 if healthy else 503,
+    )

@@ -1,0 +1,27 @@
+"""Users: create (which sends the welcome email in the background) and read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from internal.api.deps import JobRunnerDep, UnitOfWorkDep
+from internal.jobs import registry
+from internal.jobs.send_welcome_email import CONTRACT as SEND_WELCOME_EMAIL
+from internal.jobs.send_welcome_email import SendWelcomeEmailInput
+from internal.schemas import UserCreate, UserRead
+from internal.services import users
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_user(data: UserCreate, uow: UnitOfWorkDep, runner: JobRunnerDep) -> UserRead:
+    user = await users.create_user(uow.session, data)
+    payload = SendWelcomeEmailInput(user_id=user.id)
+    uow.after_commit(lambda: registry.dispatch(runner, SEND_WELCOME_EMAIL, payload))
+    return UserRead.model_validate(user)
+
+
+@router.get("/{user_id}")
+async def get_user(user_id: int, uow: UnitOfWorkDep) -> UserRead:
+    return UserRead.model_validate(await users.get_user(uow.session, user_id))

@@ -1,0 +1,75 @@
+"""Application settings, read from the environment (and `.env` at the project root).
+
+Environment variable names are part of the project's contract: compose, CI and the docs use them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key"})
+
+
+def async_database_url(url: str) -> str:
+    """Pick the async driver for a URL as hosting providers hand it out (``postgres://...``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL {url!r} is not a URL (expected e.g. postgresql://user@host/db)")
+    if scheme in {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}:
+        return f"postgresql+psycopg://{rest}"
+    if scheme in {"sqlite", "sqlite+aiosqlite"}:
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported (use postgresql:// or sqlite://)")
+
+
+def sync_database_url(url: str) -> str:
+    """The same database through a blocking driver, for job code that runs in worker threads."""
+    scheme, _, rest = async_database_url(url).partition("://")
+    return f"sqlite://{rest}" if scheme.startswith("sqlite") else f"{scheme}://{rest}"
+
+
+class Settings(BaseSettings):
+    """Every setting the application reads; `.env.example` lists exactly these."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: str = "change-me"  # noqa: S105  (a placeholder, refused in production)
+    database_url: str = "sqlite+aiosqlite:///./app.db"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    mail_from: str = "{{ cookiecutter.project_slug }}@example.com"
+
+    @field_validator("database_url")
+    @classmethod
+    def _pick_driver(cls, value: str) -> str:
+        return async_database_url(value)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key in PLACEHOLDER_SECRETS or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "SECRET_KEY is a placeholder or shorter than 32 characters; set a random value "
+                "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return self
+
+    @property
+    def sync_database_url(self) -> str:
+        return sync_database_url(self.database_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings of this process, read once."""
+    return Settings()

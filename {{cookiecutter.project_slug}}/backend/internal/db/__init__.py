@@ -1,0 +1,1 @@
+"""Database access: declarative base, async engine for the API, sync engine for job code."""

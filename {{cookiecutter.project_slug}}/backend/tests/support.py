@@ -1,0 +1,80 @@
+"""Test helpers: a real SMTP server (aiosmtpd) whose replies a test can script, and polling."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from email import message_from_bytes
+from email.message import Message
+from typing import Any, TypeVar
+
+from aiosmtpd.controller import Controller
+
+T = TypeVar("T")
+
+
+class Mailbox:
+    """Messages the SMTP server accepted; scripted replies are used first, one per message."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._messages: list[Message] = []
+        self._replies: list[str] = []
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+            self._replies.clear()
+
+    def reply_next_with(self, *replies: str) -> None:
+        """Answer the next messages' DATA with these replies (e.g. "451 try later", "550 no")."""
+        with self._lock:
+            self._replies.extend(replies)
+
+    @property
+    def messages(self) -> list[Message]:
+        with self._lock:
+            return list(self._messages)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self._lock:
+            if self._replies:
+                return self._replies.pop(0)
+            self._messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.mailbox = Mailbox()
+        self._controller = Controller(self.mailbox, hostname=self.host, port=self.port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float = 20.0) -> T:
+    """Poll `probe` until it returns something other than None; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(0.05)
