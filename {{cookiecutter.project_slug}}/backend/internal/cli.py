@@ -1,26 +1,171 @@
-"""The `lich` command of this project."""
+"""The `lich` command of this project (`uv run lich --help`).
+
+    lich make job <Name> [--type TYPE] [--force]   scaffold a job (and its test) for this project's runner
+    lich dev [--port N] [--host HOST]              migrations, then the whole stack natively
+    lich jobs failed [--limit N]                   the failed-jobs store, newest first
+    lich jobs retry <id>                           run a failed job again
+
+Works from anywhere inside the project. Errors are one line on stderr and a non-zero exit code (2 for
+a wrong command line); nothing is written when a command is refused.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
 import sys
+from typing import NoReturn
+
+from pydantic import ValidationError
 
 from internal import PROJECT_NAME
+from internal.config import Settings
+from internal.lich import scaffold
+from internal.lich.errors import LichError, UsageError
+from internal.lich.project import Project, find_project
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line: what is wrong, and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class OneLineFormatter(logging.Formatter):
+    """Log lines without tracebacks: the CLI reports failures itself, in one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"{record.levelname.lower()}: {record.name}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lich", description=f"{PROJECT_NAME} developer commands.")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser = Parser(prog="lich", description=f"{PROJECT_NAME} developer commands.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    make = commands.add_parser("make", help="scaffold code")
+    make_what = make.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=Parser)
+    job = make_what.add_parser(
+        "job",
+        help="a job module and its test (the worker picks it up, no other edit)",
+        description=f"Write backend/internal/jobs/<name>.py and its test: {scaffold.KIND}.",
+    )
+    job.add_argument("name", help="SendWelcomeEmail, send_welcome_email and SendWelcomeEmailJob alike")
+    job.add_argument(
+        "--type",
+        dest="job_type",
+        metavar="TYPE",
+        help=f"the job's runner; this project supports {scaffold.RUNNER!r} only (the default)",
+    )
+    job.add_argument("--force", action="store_true", help="overwrite an existing job and its test")
+
+    dev = commands.add_parser("dev", help="migrations, then the whole stack natively (Ctrl-C stops it)")
+    dev.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
+    dev.add_argument("--host", default="127.0.0.1", help="the API's address (default 127.0.0.1)")
+
+    jobs = commands.add_parser("jobs", help="the failed-jobs store")
+    jobs_what = jobs.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=Parser)
+    failed = jobs_what.add_parser("failed", help="list jobs that ran out of tries, newest first")
+    failed.add_argument("--limit", type=int, default=100, help="show at most this many (default 100)")
+    retry = jobs_what.add_parser("retry", help="run a failed job again with its stored arguments")
+    retry.add_argument("id", type=int, help="the failed job's id (see `lich jobs failed`)")
     return parser
+
+
+def in_backend(project: Project) -> None:
+    """Run from backend/, as `make dev` does, so relative settings (the SQLite file) agree."""
+    os.chdir(project.backend)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]).upper() or "settings"
+        raise LichError(f"invalid setting {where}: {first['msg']}") from exc
+
+
+def make_job(args: argparse.Namespace) -> int:
+    from internal.lich.make_job import make_job as write_job
+
+    project = find_project()
+    name, files = write_job(project, args.name, job_type=args.job_type, force=args.force)
+    print(f"✅ Job {name.pascal}Job created!")
+    print("Files created:")
+    for path in files:
+        print(f"  {project.relative(path)}")
+    return 0
+
+
+def dev(args: argparse.Namespace) -> int:
+    from internal.lich import dev as devserver
+    from internal.lich import stack
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port} is not a port number")
+    project = find_project()
+    in_backend(project)
+    settings = load_settings()
+    migrate = devserver.python_module("migrate", "alembic", "upgrade", "head")
+    services = stack.processes(project, settings, host=args.host, port=args.port)
+    banner = stack.banner(settings, host=args.host, port=args.port)
+    return devserver.run(project.backend, [migrate], services, banner)
+
+
+def jobs_failed(args: argparse.Namespace) -> int:
+    from internal.lich import failed
+
+    in_backend(find_project())
+    settings = load_settings()
+    entries = asyncio.run(failed.list_entries(settings, limit=max(1, args.limit)))
+    print(failed.format_table(entries) if entries else "No failed jobs.")
+    return 0
+
+
+def jobs_retry(args: argparse.Namespace) -> int:
+    from internal.lich import failed
+
+    in_backend(find_project())
+    settings = load_settings()
+    print(f"✅ Retried {asyncio.run(failed.retry(settings, args.id))}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    commands = {
+        ("make", "job"): make_job,
+        ("dev", None): dev,
+        ("jobs", "failed"): jobs_failed,
+        ("jobs", "retry"): jobs_retry,
+    }
+    command = commands.get((args.command, getattr(args, "what", None)))
+    if command is None:
         parser.print_help()
         return 0
-    return 0
+    try:
+        return command(args)
+    except LichError as exc:
+        print(f"lich: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("LICH_DEBUG"):
+            raise
+        reason = (str(exc).splitlines() or [""])[0]
+        print(f"lich: {type(exc).__name__}: {reason} (LICH_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -41,6 +41,11 @@ class JobRunner:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
+    async def join(self) -> None:
+        """Wait until every job submitted so far has finished, retries included (`lich jobs retry`)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """No external backend to check."""
         return {}

@@ -1,0 +1,19 @@
+"""Errors the `lich` command reports as one line on stderr, with an exit code, never a traceback."""
+
+from __future__ import annotations
+
+
+class LichError(Exception):
+    """Something the user can fix; nothing was written."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(LichError):
+    """The command line itself is wrong (a bad name, an unsupported option value)."""
+
+    exit_code = 2

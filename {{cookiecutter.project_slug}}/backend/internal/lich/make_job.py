@@ -1,0 +1,136 @@
+"""`lich make job`: write a job module and its test for this project's task runner.
+
+The runner-specific text (what a job and its test look like) comes from `internal.lich.scaffold`;
+this module turns the name the user typed into the job's names, refuses what cannot work, and
+writes the files only once every check has passed.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from internal.lich import scaffold
+from internal.lich.errors import LichError, UsageError
+from internal.lich.project import Project
+
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class JobName:
+    pascal: str  # GenerateReport: <pascal>Job is the job, <pascal>Input its arguments
+    snake: str  # generate_report: the module, the test and the job's registered name
+
+    @property
+    def words(self) -> str:
+        return self.snake.replace("_", " ")
+
+
+def _strip_job_suffix(name: str) -> str:
+    while True:
+        if name.endswith("_job") or name.endswith("_Job"):
+            name = name[:-4]
+        elif name.endswith("Job") and not name.endswith("_Job"):
+            name = name[:-3]
+        else:
+            return name.rstrip("_")
+
+
+def parse_job_name(raw: str) -> JobName:
+    """`SendWelcomeEmail`, `send_welcome_email` and `SendWelcomeEmailJob` all name the same job."""
+    if not raw:
+        raise UsageError("the job name is empty; give one such as SendWelcomeEmail")
+    if not NAME_PATTERN.fullmatch(raw):
+        raise UsageError(
+            f"{raw!r} is not a valid job name: use letters, digits and underscores, starting with a "
+            "letter (e.g. SendWelcomeEmail or send_welcome_email)"
+        )
+    if keyword.iskeyword(raw):
+        raise UsageError(f"{raw!r} is a Python keyword and cannot name a job")
+    base = _strip_job_suffix(raw)
+    if not base:
+        raise UsageError(f"{raw!r} has nothing before the Job suffix; name what the job does")
+    spaced = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", base)
+    snake = re.sub(r"_+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", spaced)).lower()
+    if "_" in base or base[0].islower():
+        pascal = "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+    else:
+        pascal = base
+    if keyword.iskeyword(snake):
+        raise UsageError(f"{raw!r} would make a module named {snake!r}, a Python keyword")
+    return JobName(pascal=pascal, snake=snake)
+
+
+def render(text: str, name: JobName) -> str:
+    return Template(text).substitute(Name=name.pascal, snake=name.snake, words=name.words)
+
+
+def _is_job_module(path: Path) -> bool:
+    """Whether `path` declares a job (``CONTRACT = ...``): only such a file may be overwritten."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        return False
+    return any(
+        isinstance(node, ast.Assign | ast.AnnAssign)
+        and any(
+            isinstance(target, ast.Name) and target.id == "CONTRACT"
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        )
+        for node in tree.body
+    )
+
+
+def check_type(project: Project, job_type: str | None) -> None:
+    """Only the runner this project was generated for can run jobs; its worker is the only one."""
+    if project.task_runner != scaffold.RUNNER:
+        raise LichError(
+            f"backend/pyproject.toml says task_runner {project.task_runner!r}, but this project's code "
+            f"was generated for {scaffold.RUNNER!r}; set [tool.lich] task_runner = {scaffold.RUNNER!r}"
+        )
+    if job_type is not None and job_type != scaffold.RUNNER:
+        raise UsageError(
+            f"--type={job_type}: this project was generated for task_runner {scaffold.RUNNER!r}; only "
+            f"--type={scaffold.RUNNER} is available here (other runners' dependencies and worker are "
+            "not installed)"
+        )
+
+
+def planned_files(project: Project, name: JobName) -> dict[Path, str]:
+    backend = project.backend
+    files = {
+        backend / "internal" / "jobs" / f"{name.snake}.py": render(scaffold.JOB_MODULE, name),
+        backend / "tests" / "jobs" / f"test_{name.snake}.py": render(scaffold.JOB_TEST, name),
+    }
+    package = backend / "tests" / "jobs" / "__init__.py"
+    if not package.exists():
+        files[package] = ""
+    return files
+
+
+def make_job(
+    project: Project, raw_name: str, *, job_type: str | None, force: bool
+) -> tuple[JobName, list[Path]]:
+    """Write the job and its test; return the job's names and the files written."""
+    check_type(project, job_type)
+    name = parse_job_name(raw_name)
+    files = planned_files(project, name)
+    module, test = list(files)[:2]
+    if (module.parent / name.snake).exists():
+        raise LichError(f"{project.relative(module.parent / name.snake)} already exists; pick another name")
+    if module.exists() and not _is_job_module(module):
+        raise LichError(f"{project.relative(module)} exists and is not a job module; pick another name")
+    if not force:
+        existing = [project.relative(path) for path in (module, test) if path.exists()]
+        if existing:
+            verb = "exists" if len(existing) == 1 else "exist"
+            raise LichError(f"{' and '.join(existing)} already {verb}; use --force to overwrite")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return name, list(files)
