@@ -21,7 +21,12 @@ def processes(project: Project, settings: Settings, *, host: str, port: int) -> 
     """The long-running processes, in start order."""
     require_free_port(port, "the API", "pick another with --port")
     return [
-        python_module("api", "uvicorn", "internal.main:app", "--reload", "--host", host, "--port", str(port)),
+        python_module(
+            "api",
+            "uvicorn",
+            *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
+            ready_port=port,
+        ),
     ]
 
 
