@@ -1,0 +1,17 @@
+"""What the `lich` tests need to know about this project's runner (see tests/test_cli.py)."""
+
+from __future__ import annotations
+
+import os
+
+from internal.jobs.registry import job_modules
+
+
+def nested_session_env() -> dict[str, str]:
+    """Environment of a test session started from within this one: nothing of it is shared."""
+    return {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+
+
+def native_job_names() -> list[str]:
+    """Jobs as the runner itself knows them: the in-process runner runs what the registry finds."""
+    return sorted(job_modules())
