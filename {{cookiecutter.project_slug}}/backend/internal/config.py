@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     mail_from: str = "{{ cookiecutter.project_slug }}@example.com"
+{%- if cookiecutter.task_runner == "temporal" %}
+    # Temporal frontend (host:port), namespace, and the task queue the worker polls.
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
 
     @field_validator("database_url")
     @classmethod
