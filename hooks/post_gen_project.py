@@ -12,6 +12,7 @@ Offline and fast by design: no network, no package manager, no git, no Docker.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import secrets
 import shutil
@@ -20,15 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-CHOSEN = {{ cookiecutter.task_runner | tojson }}
+# The answers as JSON in a raw string: Jinja's tojson escapes quotes, so any answer is safe here.
+ANSWERS: dict[str, str] = json.loads(r"""{{ cookiecutter | tojson }}""")
+CHOSEN = ANSWERS["task_runner"]
 # Text the user typed may legitimately contain a runner's name ("Temporal Shop"); it is not a leftover.
-USER_TEXT = [
-    {{ cookiecutter.project_name | tojson }},
-    {{ cookiecutter.project_slug | tojson }},
-    {{ cookiecutter.description | tojson }},
-    {{ cookiecutter.author_name | tojson }},
-    {{ cookiecutter.author_email | tojson }},
-]
+USER_TEXT = [ANSWERS[key] for key in ("project_name", "project_slug", "description", "author_name", "author_email")]
 
 
 @dataclass(frozen=True)
@@ -77,6 +74,8 @@ MANIFEST: dict[str, Runner] = {
     "none": Runner(),
 }
 
+# Caches a developer's tools leave in the template's working copy; they never belong in a project.
+TOOL_CACHES = (".ruff_cache", ".mypy_cache", ".pytest_cache", "__pycache__")
 # Keys of .env.example whose placeholder is replaced by a fresh secret in .env.
 SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD")
 COMPOSE_FILE = "docker-compose.yml"
@@ -312,7 +311,9 @@ def consistency_problems(root: Path, chosen: str) -> list[str]:
     problems = compose_problems(root) + import_problems(root) + leftover_problems(root, chosen)
     problems += [f"{name}: unrendered template syntax" for name in leftover_template_syntax(root)]
     leftover_variants = [
-        str(p.relative_to(root)) for p in root.rglob("*") if len(p.name.split(".")) >= 3 and p.name.split(".")[-2] in MANIFEST
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if len(path.name.split(".")) >= 3 and path.name.split(".")[-2] in MANIFEST
     ]
     problems += [f"{name}: runner variant file was not resolved" for name in leftover_variants]
     return problems
@@ -327,7 +328,14 @@ NEXT_STEPS = {
 }
 
 
+def remove_tool_caches(root: Path) -> None:
+    for name in TOOL_CACHES:
+        for cache in list(root.rglob(name)):
+            shutil.rmtree(cache, ignore_errors=True)
+
+
 def apply(root: Path, chosen: str) -> list[str]:
+    remove_tool_caches(root)
     for name, runner in MANIFEST.items():
         if name != chosen:
             remove_runner(root, runner)

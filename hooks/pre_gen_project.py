@@ -6,26 +6,36 @@ answer leaves nothing behind. Each refusal is one line that says what to type in
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import sys
 
-ANSWERS = {
-    "project_name": {{ cookiecutter.project_name | tojson }},
-    "project_slug": {{ cookiecutter.project_slug | tojson }},
-    "description": {{ cookiecutter.description | tojson }},
-    "author_name": {{ cookiecutter.author_name | tojson }},
-    "author_email": {{ cookiecutter.author_email | tojson }},
-    "task_runner": {{ cookiecutter.task_runner | tojson }},
-    "python_version": {{ cookiecutter.python_version | tojson }},
-}
+# The answers as JSON in a raw string: Jinja's tojson escapes quotes, so any answer is safe here.
+ANSWERS: dict[str, str] = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 TASK_RUNNERS = ("celery", "temporal", "none")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
 # Names the generated backend imports; a project package of the same name would shadow them.
 RESERVED_SLUGS = frozenset(
-    {"internal", "tests", "test", "app", "fastapi", "sqlalchemy", "alembic", "pydantic",
-     "celery", "kombu", "redis", "flower", "temporalio", "uvicorn", "httpx", "email"}
+    {
+        "internal",
+        "tests",
+        "test",
+        "app",
+        "fastapi",
+        "sqlalchemy",
+        "alembic",
+        "pydantic",
+        "celery",
+        "kombu",
+        "redis",
+        "flower",
+        "temporalio",
+        "uvicorn",
+        "httpx",
+        "email",
+    }
 )
 # Generated code renders the name into Python and TOML lines; longer names would break line limits.
 MAX_NAME_LENGTH = 60
@@ -45,8 +55,7 @@ def problems(answers: dict[str, str]) -> list[str]:
             found.append(f"project_name is longer than {MAX_NAME_LENGTH} characters; type a shorter name.")
         elif UNSAFE_TEXT_RE.search(value):
             found.append(
-                f"{field} {value!r} contains a quote, backslash, brace or line break; "
-                "type it without those characters."
+                f"{field} {value!r} contains a quote, backslash, brace or line break; type it without those characters."
             )
     slug = answers["project_slug"]
     if not slug:
@@ -66,17 +75,14 @@ def problems(answers: dict[str, str]) -> list[str]:
     elif slug in RESERVED_SLUGS:
         found.append(f"project_slug {slug!r} would shadow a package the backend imports; type e.g. '{slug}_app'.")
     if not EMAIL_RE.match(answers["author_email"]):
-        found.append(
-            f"author_email {answers['author_email']!r} is not an email address; type e.g. 'you@example.com'."
-        )
+        found.append(f"author_email {answers['author_email']!r} is not an email address; type e.g. 'you@example.com'.")
     if answers["task_runner"] not in TASK_RUNNERS:
         found.append(
             f"task_runner {answers['task_runner']!r} is not supported; type one of: {', '.join(TASK_RUNNERS)}."
         )
     if answers["python_version"] not in PYTHON_VERSIONS:
         found.append(
-            f"python_version {answers['python_version']!r} is not supported; type one of: "
-            f"{', '.join(PYTHON_VERSIONS)}."
+            f"python_version {answers['python_version']!r} is not supported; type one of: {', '.join(PYTHON_VERSIONS)}."
         )
     return found
 

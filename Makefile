@@ -1,0 +1,26 @@
+.PHONY: test test-render test-variant test-e2e test-cli lint bench
+
+## Every tier (render, variant, e2e, cli) against real services: what CI runs.
+test:
+	uv run pytest
+
+## The fast tier: bake every variant and check the trees (seconds).
+test-render:
+	uv run pytest -m render
+
+test-variant:
+	uv run pytest -m variant
+
+test-e2e:
+	uv run pytest -m e2e
+
+test-cli:
+	uv run pytest -m cli
+
+## Lint the template's own code (generated code is linted by the variant tier).
+lint:
+	uv run ruff check . && uv run ruff format --check .
+
+## Bake time per variant against a bare-cookiecutter baseline.
+bench:
+	uv run python benchmarks/bake_time.py

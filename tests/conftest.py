@@ -1,0 +1,117 @@
+"""Fixtures of the template's own tests: baking, real services, and native runs of compose commands.
+
+Real services are used when present: Postgres and Redis on 127.0.0.1 (or `TEST_DATABASE_URL` /
+`TEST_REDIS_URL`). A missing service skips its tests with a loud reason locally and fails them
+under `CI=true`, so CI can never go green by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from tests.helpers import IN_CI, RUNNERS, bake, database_url_named
+
+BAKE_ANSWERS = {"project_name": "Lich Shop", "author_email": "dev@example.com"}
+
+
+def missing_service(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(f"SKIPPED LOUDLY: {reason}")
+
+
+@pytest.fixture(scope="session")
+def baked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Bake each runner once per session (render-only checks share these trees; never modify them)."""
+    cache: dict[str, Path] = {}
+
+    def get(runner: str) -> Path:
+        if runner not in cache:
+            cache[runner] = bake(tmp_path_factory.mktemp(f"render-{runner}"), task_runner=runner, **BAKE_ANSWERS)
+        return cache[runner]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def uv() -> str:
+    path = shutil.which("uv")
+    if path is None:
+        pytest.fail("uv is not on PATH (install it: pip install uv)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synced(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Callable[[str], Path]:
+    """A baked project per runner with its backend environment installed (`uv sync`), shared by tiers."""
+    cache: dict[str, Path] = {}
+
+    def get(runner: str) -> Path:
+        if runner not in cache:
+            project = bake(tmp_path_factory.mktemp(f"synced-{runner}"), task_runner=runner, **BAKE_ANSWERS)
+            result = subprocess.run(
+                [uv, "sync", "--quiet"], cwd=project / "backend", capture_output=True, text=True, timeout=600
+            )
+            assert result.returncode == 0, f"uv sync failed for {runner}:\n{result.stderr}"
+            cache[runner] = project
+        return cache[runner]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of a reachable Postgres server (any database on it); databases are created per test."""
+    url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as exc:
+        missing_service(f"Postgres is not reachable at {url}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def fresh_database(postgres_url: str) -> Callable[[str], str]:
+    """Create (or re-create) an empty database and return its URL."""
+
+    def create(name: str) -> str:
+        with psycopg.connect(postgres_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return database_url_named(postgres_url, name)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        missing_service(f"Redis is not reachable at {url}: {exc}")
+    finally:
+        client.close()
+    yield url
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test belongs to exactly one tier, so `make test-render` and CI select them reliably."""
+    tiers = {"render", "variant", "e2e", "cli"}
+    for item in items:
+        marks = {mark.name for mark in item.iter_markers()} & tiers
+        if len(marks) != 1:
+            raise pytest.UsageError(f"{item.nodeid} must carry exactly one tier marker of {sorted(tiers)}")
+
+
+__all__ = ["RUNNERS"]

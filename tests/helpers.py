@@ -1,0 +1,180 @@
+"""Plain helpers for the template's tests: baking, compose parsing, native processes, SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from aiosmtpd.controller import Controller
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+RUNNERS = ("celery", "temporal", "none")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Render the template non-interactively (hooks included) and return the project directory."""
+    return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=answers))
+
+
+def database_url_named(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def compose(project: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((project / "docker-compose.yml").read_text())
+    return loaded
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def native_command(project: Path, service: str, *, port: int | None = None) -> list[str]:
+    """A compose service's `command` as the container runs it: the executable from the project's venv.
+
+    The image puts `backend/.venv/bin` first on PATH and execs the command as PID 1; natively the
+    executable is resolved in the baked project's venv the same way. Only container details change:
+    the listen address becomes loopback and, for the API, the port is the test's free port.
+    """
+    command = [str(part) for part in compose(project)["services"][service]["command"]]
+    command = ["127.0.0.1" if part == "0.0.0.0" else part for part in command]  # noqa: S104
+    if port is not None and "--port" in command:
+        command[command.index("--port") + 1] = str(port)
+    executable = project / "backend" / ".venv" / "bin" / command[0]
+    assert executable.exists(), f"{service}: {command[0]} is not installed in the project's venv"
+    return [str(executable), *command[1:]]
+
+
+class Process:
+    """A child process whose output goes to a log file, stopped (and reaped) reliably."""
+
+    def __init__(self, name: str, command: list[str], *, cwd: Path, env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.popen = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout=timeout)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.alive():
+            # To the direct child only (`uv run` forwards it), as docker stop does to PID 1.
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=5)
+        self._log.close()
+        return self.popen.returncode
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def http_json(method: str, url: str, body: bytes | None = None, timeout: float = 10.0) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310
+        url, data=body, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_until(probe: Any, *, within: float, what: str, processes: tuple[Process, ...] = ()) -> Any:
+    """Poll `probe()` until truthy; on timeout fail with the processes' logs attached."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        for process in processes:
+            if not process.alive():
+                raise AssertionError(f"{process.name} exited while waiting for {what}:\n{process.log()[-4000:]}")
+        time.sleep(0.1)
+    logs = "\n".join(f"--- {p.name}\n{p.log()[-3000:]}" for p in processes)
+    raise AssertionError(f"timed out after {within}s waiting for {what}\n{logs}")
+
+
+class Mailbox:
+    """A real SMTP server's inbox; `stall_rcpt` holds the next conversation mid-transaction."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.rcpt_seen = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+        self._lock = threading.Lock()
+
+    def stall_next_rcpt(self) -> None:
+        """Block the next RCPT TO until `release` is set: the client is mid-send, nothing delivered."""
+        self.rcpt_seen.clear()
+        self.release.clear()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.rcpt_seen.set()
+        while not self.release.is_set():
+            await asyncio.sleep(0.05)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            self.messages.append(message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+    def received(self) -> list[Message]:
+        with self._lock:
+            return list(self.messages)
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.mailbox = Mailbox()
+        self._controller = Controller(self.mailbox, hostname=self.host, port=self.port)
+
+    def __enter__(self) -> SmtpServer:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mailbox.release.set()
+        self._controller.stop()

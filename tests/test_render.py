@@ -1,0 +1,379 @@
+"""Tier `render`: bake every variant and check the generated tree, without installing anything."""
+
+from __future__ import annotations
+
+import ast
+import importlib.resources
+import json
+import os
+import re
+import subprocess
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jsonschema
+import pytest
+import yaml
+
+from tests.helpers import RUNNERS, TEMPLATE, bake, compose
+
+pytestmark = pytest.mark.render
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+BASE_SERVICES = {"db", "migrate", "api", "mailpit"}
+RUNNER_SERVICES = {
+    "celery": {"redis", "celery_worker", "celery_beat", "flower"},
+    "temporal": {"temporal", "temporal-ui", "temporal_worker"},
+    "none": set(),
+}
+# Independent of the hook's MANIFEST on purpose: a word that leaks is caught even if the manifest forgot it.
+RUNNER_WORDS = {"celery": ("celery", "flower", "redis"), "temporal": ("temporal",), "none": ()}
+SECRET_PLACEHOLDER = "change-me"  # noqa: S105
+COMPOSE_ONLY_MARKER = "# --- docker compose only"
+
+
+def files_of(project: Path) -> list[str]:
+    return sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+
+
+def read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def env_keys(text: str) -> tuple[list[str], list[str]]:
+    """(application keys, compose-only keys) of an .env file, in order."""
+    app, compose_only, current = [], [], None
+    current = app
+    for line in text.splitlines():
+        if line.startswith(COMPOSE_ONLY_MARKER):
+            current = compose_only
+        elif line and not line.startswith("#"):
+            current.append(line.split("=", 1)[0])
+    return app, compose_only
+
+
+def settings_fields(project: Path) -> set[str]:
+    tree = ast.parse((project / "backend/internal/config.py").read_text())
+    [settings] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings"]
+    return {
+        node.target.id
+        for node in settings.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id != "model_config"
+    }
+
+
+def builtin_schema(name: str) -> dict[str, Any]:
+    resource = importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / f"{name}.json"
+    schema: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return schema
+
+
+def schema_errors(document: Any, schema: dict[str, Any]) -> list[str]:
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+# --- the generated tree ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_variant_contains_exactly_its_files(baked: Callable[[str], Path], runner: str) -> None:
+    actual = files_of(baked(runner))
+    snapshot = SNAPSHOTS / f"files-{runner}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        snapshot.write_text("\n".join(actual) + "\n")
+    expected = snapshot.read_text().split()
+    missing, extra = sorted(set(expected) - set(actual)), sorted(set(actual) - set(expected))
+    assert not missing and not extra, f"missing: {missing}\nunexpected: {extra}"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_nothing_of_other_runners_remains_anywhere(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    words = [w for other, ws in RUNNER_WORDS.items() if other != runner for w in ws]
+    pattern = re.compile("|".join(words), re.IGNORECASE)
+    leftovers = []
+    for path in project.rglob("*"):
+        relative = str(path.relative_to(project))
+        if pattern.search(relative):
+            leftovers.append(relative)
+        elif path.is_file() and (found := pattern.search(read(path))):
+            leftovers.append(f"{relative}: {found.group(0)}")
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_no_template_syntax_is_left(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    opening = re.compile(r"\{\{|\{%|\{#")
+    assert [str(p.relative_to(project)) for p in project.rglob("*") if p.is_file() and opening.search(read(p))] == []
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_pyproject_records_the_runner(baked: Callable[[str], Path], runner: str) -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((baked(runner) / "backend/pyproject.toml").read_text())
+    assert pyproject["tool"]["lich"]["task_runner"] == runner
+    assert pyproject["project"]["scripts"]["lich"] == "internal.cli:main"
+
+
+# --- docker compose ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_compose_has_exactly_the_variants_services(baked: Callable[[str], Path], runner: str) -> None:
+    assert set(compose(baked(runner))["services"]) == BASE_SERVICES | RUNNER_SERVICES[runner]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_compose_validates_against_the_compose_specification(baked: Callable[[str], Path], runner: str) -> None:
+    assert schema_errors(compose(baked(runner)), builtin_schema("compose-spec")) == []
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_compose_references_resolve(baked: Callable[[str], Path], runner: str) -> None:
+    spec = compose(baked(runner))
+    services, volumes = set(spec["services"]), set(spec.get("volumes") or {})
+    used_volumes = set()
+    for name, service in spec["services"].items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on missing {dependency}"
+            expected = "service_completed_successfully" if dependency == "migrate" else "service_healthy"
+            assert condition == {"condition": expected}, f"{name} -> {dependency}: {condition}"
+        for mount in service.get("volumes") or []:
+            source = mount.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                used_volumes.add(source)
+    assert used_volumes == volumes
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_every_long_running_service_is_health_checked_and_pinned(baked: Callable[[str], Path], runner: str) -> None:
+    for name, service in compose(baked(runner))["services"].items():
+        healthcheck = service.get("healthcheck") or {}
+        if name == "migrate":
+            assert service["restart"] == "no"
+            continue
+        assert healthcheck.get("test") and not healthcheck.get("disable"), f"{name} has no healthcheck"
+        image = service["image"]
+        if "build" not in service:
+            tag = image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
+            assert tag and tag != "latest", f"{name} image {image} is not pinned"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_compose_variables_are_defined_in_env_example(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", (project / "docker-compose.yml").read_text()))
+    app, compose_only = env_keys((project / ".env.example").read_text())
+    assert used <= set(app) | set(compose_only)
+    assert set(compose_only) <= used, "compose-only keys must be used by docker-compose.yml"
+
+
+# --- settings and secrets ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_env_example_lists_exactly_the_settings(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    app, _ = env_keys((project / ".env.example").read_text())
+    assert len(app) == len(set(app)), "duplicate keys"
+    assert set(app) == {field.upper() for field in settings_fields(project)}
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_env_has_fresh_secrets_and_the_same_keys(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    example = (project / ".env.example").read_text()
+    env = dict(
+        line.split("=", 1)
+        for line in (project / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    assert env_keys(example) == env_keys((project / ".env").read_text())
+    for key in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+        assert env[key] != SECRET_PLACEHOLDER and len(env[key]) >= 32
+        assert f"{key}={SECRET_PLACEHOLDER}" in example
+    assert ".env\n" in (project / ".gitignore").read_text()
+
+
+def test_each_bake_gets_its_own_secrets(tmp_path: Path) -> None:
+    first = bake(tmp_path / "a", task_runner="none")
+    second = bake(tmp_path / "b", task_runner="none")
+    assert (first / ".env").read_text() != (second / ".env").read_text()
+
+
+# --- CI workflow and README --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_ci_workflow_is_valid_and_runs_lint_types_and_tests(baked: Callable[[str], Path], runner: str) -> None:
+    workflow = yaml.safe_load((baked(runner) / ".github/workflows/ci.yml").read_text())
+    workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as a boolean
+    assert schema_errors(workflow, builtin_schema("github-workflows")) == []
+    steps = " ".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
+    for command in ("ruff check", "mypy", "pytest"):
+        assert command in steps
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_readme_opens_with_run_and_test_commands(baked: Callable[[str], Path], runner: str) -> None:
+    readme = (baked(runner) / "README.md").read_text()
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert [line.split("#")[0].strip() for line in first_block] == ["docker compose up --wait", "make test"]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_readme_names_every_compose_service(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    readme = (project / "README.md").read_text()
+    for service in compose(project)["services"]:
+        assert f"`{service}`" in readme
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_makefile_has_the_documented_targets(baked: Callable[[str], Path], runner: str) -> None:
+    makefile = (baked(runner) / "Makefile").read_text()
+    for target in ("dev", "test", "lint", "fmt", "migrate", "up", "down"):
+        assert re.search(rf"^{target}:", makefile, re.M), target
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_generated_python_parses(baked: Callable[[str], Path], runner: str) -> None:
+    for source in (baked(runner) / "backend").rglob("*.py"):
+        ast.parse(source.read_text(), filename=str(source))
+
+
+# --- answers -----------------------------------------------------------------------------------
+
+
+def test_unicode_project_name_derives_a_valid_slug(tmp_path: Path) -> None:
+    project = bake(tmp_path, project_name="Café Ünïcode Shop", task_runner="none")
+    assert project.name == "cafe_unicode_shop"
+    assert "Café Ünïcode Shop" in (project / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({"project_slug": "123shop"}, "project_slug"),
+        ({"project_slug": "class"}, "project_slug"),
+        ({"project_slug": "my-shop"}, "project_slug"),
+        ({"project_slug": "MyShop"}, "project_slug"),
+        ({"project_slug": "fastapi"}, "project_slug"),
+        ({"project_name": ""}, "project_name"),
+        ({"project_name": 'Bad "quoted" name'}, "project_name"),
+        ({"author_email": "not-an-email"}, "author_email"),
+        ({"author_email": "a@b"}, "author_email"),
+    ],
+)
+def test_bad_answer_is_refused_with_one_clear_line_and_nothing_written(
+    tmp_path: Path, answers: dict[str, str], field: str
+) -> None:
+    result = run_cookiecutter(tmp_path, answers)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ") and "Stopping" not in line]
+    assert len(errors) == 1 and errors[0].startswith(f"ERROR: {field} "), result.stderr
+    assert "type" in errors[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"task_runner": "rq"}, "rq provided for choice variable task_runner"),
+        ({"python_version": "3.9"}, "3.9 provided for choice variable python_version"),
+        ({"project_slug": ""}, "already exists"),
+    ],
+)
+def test_answer_cookiecutter_itself_refuses_writes_nothing(
+    tmp_path: Path, answers: dict[str, str], message: str
+) -> None:
+    output = tmp_path / "out"
+    output.mkdir()
+    result = run_cookiecutter(output, answers)
+    assert result.returncode != 0
+    assert message in result.stderr + result.stdout
+    assert list(output.iterdir()) == []
+
+
+def run_cookiecutter(output: Path, answers: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    arguments = [f"{key}={value}" for key, value in answers.items()]
+    return subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o", str(output), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+# --- the hook's manifest -----------------------------------------------------------------------
+
+
+def load_post_gen_hook(runner: str = "none") -> dict[str, Any]:
+    answers = {
+        "task_runner": runner,
+        "project_name": "x",
+        "project_slug": "x",
+        "description": "",
+        "author_name": "",
+        "author_email": "x@example.com",
+    }
+    source = jinja2.Template((TEMPLATE / "hooks/post_gen_project.py").read_text()).render(cookiecutter=answers)
+    module = types.ModuleType("post_gen_project")
+    sys.modules[module.__name__] = module  # dataclasses resolve annotations through sys.modules
+    exec(compile(source, "post_gen_project.py", "exec"), module.__dict__)  # noqa: S102
+    return module.__dict__
+
+
+def test_manifest_names_only_things_the_template_has() -> None:
+    manifest = load_post_gen_hook()["MANIFEST"]
+    project = TEMPLATE / "{{cookiecutter.project_slug}}"
+    compose_text = (project / "docker-compose.yml").read_text()
+    env_text = (project / ".env.example").read_text()
+    pyproject_text = (project / "backend/pyproject.toml").read_text()
+    assert set(manifest) == set(RUNNERS)
+    for runner, owned in manifest.items():
+        for path in owned.paths:
+            assert (project / path).exists(), f"{runner}: {path}"
+        for service in owned.compose_services:
+            assert f"\n  {service}:\n" in compose_text, f"{runner}: service {service}"
+        for volume in owned.compose_volumes:
+            assert f"\n  {volume}:" in compose_text, f"{runner}: volume {volume}"
+        for key in owned.env_keys:
+            assert f"\n{key}=" in env_text, f"{runner}: env key {key}"
+        for dependency in owned.dependencies:
+            assert f'"{dependency}' in pyproject_text, f"{runner}: dependency {dependency}"
+
+
+def test_manifest_runners_own_disjoint_things() -> None:
+    manifest = load_post_gen_hook()["MANIFEST"]
+    for field in ("paths", "compose_services", "compose_volumes", "env_keys", "dependencies", "words"):
+        owned = [item for runner in manifest.values() for item in getattr(runner, field)]
+        assert len(owned) == len(set(owned)), field
+
+
+def test_hook_refuses_a_project_with_a_dangling_compose_reference(tmp_path: Path) -> None:
+    hook = load_post_gen_hook("none")
+    project = bake(tmp_path, task_runner="none")
+    compose_file = project / "docker-compose.yml"
+    compose_file.write_text(
+        compose_file.read_text().replace("      mailpit:\n        condition", "      ghost:\n        condition")
+    )
+    assert any("ghost" in problem for problem in hook["consistency_problems"](project, "none"))
+
+
+def test_hook_refuses_a_leftover_of_another_runner(tmp_path: Path) -> None:
+    hook = load_post_gen_hook("none")
+    project = bake(tmp_path, task_runner="none")
+    (project / "backend/internal/stray.py").write_text("# wired to celery\n")
+    assert any("celery" in problem for problem in hook["consistency_problems"](project, "none"))
