@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     celery_broker_url: str = ""
     celery_result_backend: str = ""
 {%- endif %}
+{%- if cookiecutter.task_runner == "temporal" %}
+    # Temporal frontend (host:port), namespace, and the task queue the worker polls.
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "{{ cookiecutter.project_slug }}"
+{%- endif %}
 
     @field_validator("database_url")
     @classmethod

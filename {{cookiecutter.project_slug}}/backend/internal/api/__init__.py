@@ -2,8 +2,11 @@
 
 from fastapi import APIRouter
 
-from internal.api import failed_jobs, users
+from internal.api import failed_jobs, {% if cookiecutter.task_runner == "temporal" %}orders, {% endif %}users
 
 api_router = APIRouter()
 api_router.include_router(users.router)
 api_router.include_router(failed_jobs.router)
+{%- if cookiecutter.task_runner == "temporal" %}
+api_router.include_router(orders.router)
+{%- endif %}

@@ -1,0 +1,102 @@
+"""The job contract (`internal.jobs.contract`) expressed in Temporal terms.
+
+A job is a workflow that runs one activity:
+
+- `run_activity` is the activity's body: it runs the job's blocking `handle(settings, payload)` and
+  turns its errors into Temporal failures (`PermanentJobError` and SMTP rejections non-retryable);
+- `run_job` is the workflow's body: it executes that activity with the contract's timeout and a
+  bounded, exponential retry policy, and when the job fails for good it records it in the
+  failed-jobs store (through an activity) and fails the workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import BaseModel
+
+    from internal.config import Settings
+    from internal.jobs.contract import JobContract
+    from internal.workers.activities import FailedJobInput, as_failure, job_settings, record_failed_job
+
+InputT = TypeVar("InputT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+
+# Error types (exception class names) that no retry can fix.
+NON_RETRYABLE_ERROR_TYPES = ["PermanentJobError", "MailRejected"]
+RECORD_FAILURE_TIMEOUT = timedelta(seconds=30)
+
+
+def retry_policy(contract: JobContract[Any]) -> RetryPolicy:
+    """Bounded: `max_tries` attempts, exponential from `retry_after`, capped at `max_backoff`."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=max(contract.retry_after, 0.001)),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=max(contract.max_backoff, contract.retry_after, 0.001)),
+        maximum_attempts=contract.max_tries,
+        non_retryable_error_types=NON_RETRYABLE_ERROR_TYPES,
+    )
+
+
+def run_activity(
+    contract: JobContract[InputT], handle: Callable[[Settings, InputT], ResultT], payload: InputT
+) -> ResultT:
+    """Run a job's `handle` inside its (sync, thread-pool) activity."""
+    try:
+        return handle(job_settings(), payload)
+    except Exception as exc:
+        # The attempt number travels in the failure, so the failed-jobs entry can report it.
+        raise as_failure(exc) from exc
+
+
+def describe_failure(contract: JobContract[Any], error: ActivityError) -> tuple[str, int]:
+    """The exception text and the number of attempts made, from the activity's final failure."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else {}
+        attempt = details.get("attempt") if isinstance(details, dict) else None
+        text = f"{cause.type}: {cause.message}" if cause.type else cause.message
+        return text, int(attempt) if attempt else contract.max_tries
+    text = f"{type(cause).__name__}: {cause}" if cause else str(error)
+    if error.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED:
+        return text, contract.max_tries
+    return text, 1
+
+
+async def run_job(
+    contract: JobContract[InputT], activity_fn: Callable[[InputT], ResultT], payload: InputT
+) -> ResultT:
+    """Workflow side: run the job's activity under its contract; record a permanent failure."""
+    try:
+        return await workflow.execute_activity(
+            activity_fn,
+            payload,
+            start_to_close_timeout=timedelta(seconds=contract.timeout),
+            retry_policy=retry_policy(contract),
+        )
+    except ActivityError as error:
+        exception, attempts = describe_failure(contract, error)
+        await workflow.execute_activity(
+            record_failed_job,
+            FailedJobInput(
+                job_name=contract.name,
+                arguments=payload.model_dump(mode="json"),
+                exception=exception,
+                attempts=attempts,
+            ),
+            start_to_close_timeout=RECORD_FAILURE_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
+        )
+        # Fail the run: it shows as failed in the UI, and a retry from the store may start a new run.
+        raise ApplicationError(
+            f"job {contract.name} failed after {attempts} attempt(s): {exception}",
+            type="JobFailed",
+            non_retryable=True,
+        ) from error
