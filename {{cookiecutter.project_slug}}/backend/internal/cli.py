@@ -112,7 +112,7 @@ def dev(args: argparse.Namespace) -> int:
     project = find_project()
     in_backend(project)
     settings = load_settings()
-    migrate = devserver.python_module("migrate", "alembic", "upgrade", "head")
+    migrate = devserver.python_module("migrate", "alembic", "upgrade", "head", script=True)
     services = stack.processes(project, settings, host=args.host, port=args.port)
     banner = stack.banner(settings, host=args.host, port=args.port)
     return devserver.run(project.backend, [migrate], services, banner)

@@ -25,3 +25,8 @@ def native_job_names() -> list[str]:
     import internal.celery_tasks  # noqa: F401  (registers every job's task)
 
     return sorted(name for name in app.tasks if not name.startswith("celery."))
+
+
+def expected_native_names(snake: str, pascal: str) -> set[str]:
+    """The names a new job is registered under."""
+    return {snake}

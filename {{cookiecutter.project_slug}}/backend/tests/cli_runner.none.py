@@ -15,3 +15,8 @@ def nested_session_env() -> dict[str, str]:
 def native_job_names() -> list[str]:
     """Jobs as the runner itself knows them: the in-process runner runs what the registry finds."""
     return sorted(job_modules())
+
+
+def expected_native_names(snake: str, pascal: str) -> set[str]:
+    """The names a new job is registered under."""
+    return {snake}

@@ -38,13 +38,17 @@ class Process:
     ready_port: int | None = None  # the next process starts once this port accepts connections
 
 
-def python_module(name: str, module: str, *args: str, **options: object) -> Process:
-    """A process running a module of this project's environment (`python -m <module> ...`)."""
+def python_module(
+    name: str, module: str, *args: str, script: bool = False, ready_port: int | None = None
+) -> Process:
+    """A process running a module of this project's environment (`python -m <module> ...`), shown
+    as its console script when it is a tool's (`script=True`: `uvicorn ...`, not `python -m ...`)."""
+    command = module if script else f"python -m {module}"
     return Process(
         name=name,
         argv=[sys.executable, "-m", module, *args],
-        shown=" ".join([module, *args]),
-        **options,  # type: ignore[arg-type]
+        shown=" ".join([command, *args]),
+        ready_port=ready_port,
     )
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -19,6 +22,7 @@ from internal.lich.errors import LichError, UsageError
 from internal.lich.project import Project
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+MAX_NAME_LENGTH = 50  # longer names no longer fit the project's line length in the generated code
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ def parse_job_name(raw: str) -> JobName:
             f"{raw!r} is not a valid job name: use letters, digits and underscores, starting with a "
             "letter (e.g. SendWelcomeEmail or send_welcome_email)"
         )
+    if len(raw) > MAX_NAME_LENGTH:
+        raise UsageError(f"{raw!r} is longer than {MAX_NAME_LENGTH} characters; use a shorter job name")
     if keyword.iskeyword(raw):
         raise UsageError(f"{raw!r} is a Python keyword and cannot name a job")
     base = _strip_job_suffix(raw)
@@ -133,4 +139,20 @@ def make_job(
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+    tidy(project, list(files))
     return name, list(files)
+
+
+def tidy(project: Project, files: list[Path]) -> None:
+    """Sort imports and format the new files with the project's own ruff settings, when ruff is
+    installed (a dev dependency): where a name lands in an import list, and whether a line fits,
+    depends on the job's name."""
+    beside = Path(sys.executable).parent / "ruff"
+    ruff = str(beside) if beside.exists() else shutil.which("ruff")
+    if ruff is None:
+        return
+    paths = [str(path) for path in files]
+    for command in (["check", "--fix", "--select", "I", "--quiet", *paths], ["format", "--quiet", *paths]):
+        subprocess.run(  # noqa: S603  (the project's ruff, on the files just written)
+            [ruff, *command], cwd=project.backend, capture_output=True, timeout=60, check=False
+        )

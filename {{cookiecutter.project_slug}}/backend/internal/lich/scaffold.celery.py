@@ -19,7 +19,8 @@ jittered backoff from `retry_after` between tries, sent to `queue`. A job that f
 then `failed` below runs. The worker registers every module of `internal.jobs` at startup: nothing
 else needs an edit. Dispatch it once the data it needs is committed:
 
-    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, ${Name}Input(reference="...")))
+    payload = ${Name}Input(reference="...")
+    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, payload))
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ async def dispatch(runner: JobRunner, payload: ${Name}Input) -> None:
 '''
 
 JOB_TEST = '''\
-"""The ${Name} job: its work, its registration with the worker, and a run on a real worker."""
+"""Tests of the ${Name} job.
+
+Its work, its registration with the worker, and a run on a real worker.
+"""
 
 from __future__ import annotations
 

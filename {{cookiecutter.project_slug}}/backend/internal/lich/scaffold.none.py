@@ -17,7 +17,8 @@ worker thread after the response, under CONTRACT (tries, timeout per try, backof
 job still waiting or running when the API stops is lost; only jobs that run out of tries are kept,
 in the failed-jobs store (`lich jobs failed`). Dispatch it once the data it needs is committed:
 
-    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, ${Name}Input(reference="...")))
+    payload = ${Name}Input(reference="...")
+    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, payload))
 """
 
 from __future__ import annotations
@@ -61,7 +62,10 @@ async def dispatch(runner: JobRunner, payload: ${Name}Input) -> None:
 '''
 
 JOB_TEST = '''\
-"""The ${Name} job: its work, its registration, and a run through the in-process runner."""
+"""Tests of the ${Name} job.
+
+Its work, its registration, and a run through the in-process runner.
+"""
 
 from __future__ import annotations
 

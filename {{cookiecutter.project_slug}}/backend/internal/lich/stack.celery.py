@@ -40,12 +40,13 @@ def processes(project: Project, settings: Settings, *, host: str, port: int) -> 
     require_free_port(port, "the API", "pick another with --port")
     require_broker(settings)
     return [
-        python_module("worker", "celery", "-A", "internal.celery_app", "worker", "-l", "INFO"),
-        python_module("beat", "celery", "-A", "internal.celery_app", "beat", "-l", "INFO"),
+        python_module("worker", "celery", "-A", "internal.celery_app", "worker", "-l", "INFO", script=True),
+        python_module("beat", "celery", "-A", "internal.celery_app", "beat", "-l", "INFO", script=True),
         python_module(
             "api",
             "uvicorn",
             *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
+            script=True,
             ready_port=port,
         ),
     ]

@@ -25,6 +25,7 @@ def processes(project: Project, settings: Settings, *, host: str, port: int) -> 
             "api",
             "uvicorn",
             *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
+            script=True,
             ready_port=port,
         ),
     ]

@@ -1,0 +1,26 @@
+"""What the `lich` tests need to know about this project's runner (see tests/test_cli.py)."""
+
+from __future__ import annotations
+
+import os
+
+from internal.workers.main import discover
+
+
+def nested_session_env() -> dict[str, str]:
+    """Environment of a test session started from within this one: nothing of it is shared (the
+    nested session starts its own dev server on free ports)."""
+    return {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+
+
+def native_job_names() -> list[str]:
+    """Workflows and activities the worker registers at startup (found in internal.jobs)."""
+    workflows, activities = discover()
+    names = [getattr(cls, "__temporal_workflow_definition").name for cls in workflows]
+    names += [getattr(fn, "__temporal_activity_definition").name for fn in activities]
+    return sorted(names)
+
+
+def expected_native_names(snake: str, pascal: str) -> set[str]:
+    """The names a new job is registered under: its workflow and its activity."""
+    return {f"{pascal}Workflow", snake}
