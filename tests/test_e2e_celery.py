@@ -35,6 +35,7 @@ from tests.helpers import (
     http_get,
     http_json,
     native_command,
+    project_env,
     wait_until,
 )
 
@@ -108,17 +109,16 @@ def celery_stack(
     for stale in backend.glob("celerybeat-schedule*"):
         stale.unlink()
     with PeerSmtpServer() as smtp:
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "production",
-            "SECRET_KEY": "e2e-" + "x" * 40,
-            "DATABASE_URL": database_url,
-            "SMTP_HOST": smtp.host,
-            "SMTP_PORT": str(smtp.port),
-            "REDIS_URL": broker,
-            "CELERY_BROKER_URL": "",
-            "CELERY_RESULT_BACKEND": "",
-        }
+        env = project_env(
+            ENVIRONMENT="production",
+            SECRET_KEY="e2e-" + "x" * 40,
+            DATABASE_URL=database_url,
+            SMTP_HOST=smtp.host,
+            SMTP_PORT=str(smtp.port),
+            REDIS_URL=broker,
+            CELERY_BROKER_URL="",
+            CELERY_RESULT_BACKEND="",
+        )
         migrate = Process("migrate", native_command(project, "migrate"), cwd=backend, env=env, log_dir=tmp_path)
         assert migrate.wait(timeout=120) == 0, migrate.log()
         port = free_port()
@@ -286,12 +286,11 @@ def test_flower_command_serves_its_healthcheck_and_requires_basic_auth(
     port = free_port()
     command = [part.replace("--port=5555", f"--port={port}") for part in native_command(project, "flower")]
     assert command != native_command(project, "flower"), "flower's command no longer sets --port=5555"
-    env = {
-        **os.environ,
-        "REDIS_URL": f"{redis_url.rsplit('/', 1)[0]}/{E2E_REDIS_DB}",
-        "FLOWER_BASIC_AUTH": "admin:e2e-secret",
-        "FLOWER_ADDRESS": "127.0.0.1",
-    }
+    env = project_env(
+        REDIS_URL=f"{redis_url.rsplit('/', 1)[0]}/{E2E_REDIS_DB}",
+        FLOWER_BASIC_AUTH="admin:e2e-secret",
+        FLOWER_ADDRESS="127.0.0.1",
+    )
     assert service["environment"]["FLOWER_BASIC_AUTH"].startswith("${FLOWER_USER")
     flower = Process("flower", command, cwd=project / "backend", env=env, log_dir=tmp_path)
     try:
