@@ -108,9 +108,13 @@ configure(app, get_settings())
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator]
-def _logging(**_: Any) -> None:
+def _logging(loglevel: int | str | None = None, **_: Any) -> None:
     """Route worker and beat logs through the project's formatter (JSON lines in production)."""
-    configure_logging(json_lines=job_settings().environment == "production")
+    level = logging.getLevelName(loglevel.upper()) if isinstance(loglevel, str) else loglevel
+    configure_logging(
+        json_lines=job_settings().environment == "production",
+        level=level if isinstance(level, int) else logging.INFO,
+    )
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]

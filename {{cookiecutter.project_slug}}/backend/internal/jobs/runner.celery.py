@@ -86,10 +86,6 @@ class JobTaskProxy(Generic[InputT]):
         options.setdefault("queue", self.contract.queue)
         return self.task.apply_async(args=args, **options)
 
-    def __call__(self, arguments: dict[str, Any]) -> Any:
-        """Run the job in this process, synchronously (for tests and scripts)."""
-        return self.task(arguments)
-
 
 # --- redelivery cap ------------------------------------------------------------------------------
 
@@ -110,12 +106,22 @@ def deliveries_key(task_id: str, retries: int) -> str:
 
 
 def count_delivery(settings: Settings, task_id: str, retries: int) -> int:
-    """How many times this try of this task has been started, this one included."""
+    """How many times this try of this task has been started, this one included.
+
+    If Redis cannot count (only possible with a broker other than REDIS_URL), the job runs: the
+    cap guards against crash loops, it must not stop jobs on its own.
+    """
     key = deliveries_key(task_id, retries)
-    pipe = _redis_client(settings).pipeline()
-    pipe.incr(key)
-    pipe.expire(key, VISIBILITY_TIMEOUT_SECONDS * 2)
-    count, _ = pipe.execute()
+    try:
+        pipe = _redis_client(settings).pipeline()
+        pipe.incr(key)
+        pipe.expire(key, VISIBILITY_TIMEOUT_SECONDS * 2)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        log.warning(
+            "could not count the delivery; running the job", extra={"task_id": task_id}, exc_info=True
+        )
+        return 1
     return int(count)
 
 

@@ -36,7 +36,7 @@ from internal.jobs.runner import deliveries_key, job_task
 from internal.jobs.send_welcome_email import task as send_welcome_email_task
 from internal.main import create_app
 from internal.models import FailedJob
-from tests.support import Mailbox, eventually
+from tests.support import Mailbox, eventually, welcome_email_sent_at
 
 
 class Payload(BaseModel):
@@ -156,10 +156,7 @@ async def test_email_arrives_once_even_if_the_job_is_delivered_twice(
     user = (await client.post("/api/v1/users", json={"email": "twice@example.com", "name": "T"})).json()
     send_welcome_email_task.apply_async(args=[{"user_id": user["id"]}])  # a duplicate delivery
 
-    async def sent_at() -> str | None:
-        return (await client.get(f"/api/v1/users/{user['id']}")).json()["welcome_email_sent_at"]  # type: ignore[no-any-return]
-
-    await eventually(sent_at)
+    await eventually(lambda: welcome_email_sent_at(client, user["id"]))
     await asyncio.sleep(1.0)  # give the duplicate time to run (it must find the email sent)
     assert [m["To"] for m in mailbox.messages] == ["twice@example.com"]
 
@@ -171,10 +168,7 @@ async def test_transient_smtp_error_is_retried_with_backoff(
     started = time.monotonic()
     user = (await client.post("/api/v1/users", json={"email": "later@example.com", "name": "L"})).json()
 
-    async def sent_at() -> str | None:
-        return (await client.get(f"/api/v1/users/{user['id']}")).json()["welcome_email_sent_at"]  # type: ignore[no-any-return]
-
-    await eventually(sent_at, within=60)
+    await eventually(lambda: welcome_email_sent_at(client, user["id"]), within=60)
     elapsed = time.monotonic() - started
     retry_after = send_welcome_email_task.contract.retry_after
     assert elapsed >= retry_after / 2, f"retried after {elapsed:.2f}s, before the backoff"
@@ -230,10 +224,7 @@ async def test_redelivery_cap_sends_the_job_to_the_store_instead_of_running_it(
 ) -> None:
     user = (await client.post("/api/v1/users", json={"email": "crash@example.com", "name": "C"})).json()
 
-    async def sent_at() -> str | None:
-        return (await client.get(f"/api/v1/users/{user['id']}")).json()["welcome_email_sent_at"]  # type: ignore[no-any-return]
-
-    await eventually(sent_at)
+    await eventually(lambda: welcome_email_sent_at(client, user["id"]))
     mailbox.clear()
     # As if the worker process had died MAX_REDELIVERIES + 1 times running this very try.
     task_id = "crashing-job-0001"
