@@ -17,9 +17,10 @@ test-e2e:
 test-cli:
 	uv run pytest -m cli
 
-## Lint the template's own code (generated code is linted by the variant tier).
+## Lint the template's own code and the generated backend's sources as they stand in the template.
 lint:
 	uv run ruff check . && uv run ruff format --check .
+	cd '{{cookiecutter.project_slug}}/backend' && uv run --project ../.. ruff check --no-cache --extend-ignore N999 . && uv run --project ../.. ruff format --no-cache --check .
 
 ## Bake time per variant against a bare-cookiecutter baseline.
 bench:

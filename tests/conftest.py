@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.helpers import IN_CI, RUNNERS, bake, database_url_named
+from tests.helpers import IN_CI, RUNNERS, bake, database_url_named, project_env
 
 BAKE_ANSWERS = {"project_name": "Lich Shop", "author_email": "dev@example.com"}
 
@@ -58,7 +58,13 @@ def synced(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Callable[[str],
         if runner not in cache:
             project = bake(tmp_path_factory.mktemp(f"synced-{runner}"), task_runner=runner, **BAKE_ANSWERS)
             result = subprocess.run(
-                [uv, "sync", "--quiet"], cwd=project / "backend", capture_output=True, text=True, timeout=600
+                [uv, "sync", "--quiet"],
+                cwd=project / "backend",
+                env=project_env(),
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
             )
             assert result.returncode == 0, f"uv sync failed for {runner}:\n{result.stderr}"
             cache[runner] = project

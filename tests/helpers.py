@@ -27,6 +27,12 @@ RUNNERS = ("celery", "temporal", "none")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def project_env(**overrides: str) -> dict[str, str]:
+    """The environment for commands run inside a baked project: ours minus this repo's virtualenv."""
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    return {**env, **overrides}
+
+
 def bake(output_dir: Path, **answers: str) -> Path:
     """Render the template non-interactively (hooks included) and return the project directory."""
     return Path(cookiecutter(str(TEMPLATE), no_input=True, output_dir=str(output_dir), extra_context=answers))

@@ -8,14 +8,22 @@ a fresh Postgres database and a real SMTP server. Runner-specific flows (workers
 from __future__ import annotations
 
 import json
-import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Process, SmtpServer, free_port, http_get, http_json, native_command, wait_until
+from tests.helpers import (
+    Process,
+    SmtpServer,
+    free_port,
+    http_get,
+    http_json,
+    native_command,
+    project_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -27,14 +35,13 @@ def none_stack(
     project = synced("none")
     backend = project / "backend"
     with SmtpServer() as smtp:
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "production",
-            "SECRET_KEY": "e2e-" + "x" * 40,
-            "DATABASE_URL": fresh_database("lich_e2e_none"),
-            "SMTP_HOST": smtp.host,
-            "SMTP_PORT": str(smtp.port),
-        }
+        env = project_env(
+            ENVIRONMENT="production",
+            SECRET_KEY="e2e-" + "x" * 40,
+            DATABASE_URL=fresh_database("lich_e2e_none"),
+            SMTP_HOST=smtp.host,
+            SMTP_PORT=str(smtp.port),
+        )
         migrate = Process("migrate", native_command(project, "migrate"), cwd=backend, env=env, log_dir=tmp_path)
         assert migrate.wait(timeout=120) == 0, migrate.log()
         port = free_port()

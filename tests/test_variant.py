@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import RUNNERS
+from tests.helpers import RUNNERS, project_env
 
 pytestmark = pytest.mark.variant
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 900) -> str:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        command, cwd=cwd, env=env or project_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
@@ -38,11 +39,10 @@ def test_the_projects_own_make_test_passes_on_postgres(
     synced: Callable[[str], Path], fresh_database: Callable[[str], str], redis_url: str, runner: str
 ) -> None:
     """`make test` exactly as the generated README says, against a fresh Postgres database."""
-    env = {
-        **os.environ,
-        "TEST_DATABASE_URL": fresh_database(f"lich_variant_{runner}"),
-        "TEST_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/12",
-    }
+    env = project_env(
+        TEST_DATABASE_URL=fresh_database(f"lich_test_variant_{runner}"),
+        TEST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/12",
+    )
     output = run(["make", "test"], synced(runner), env=env)
     summary = output.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "skipped" not in summary, summary
@@ -52,7 +52,7 @@ def test_the_projects_own_make_test_passes_on_postgres(
 def test_migrations_apply_to_an_empty_postgres_and_match_the_models(
     synced: Callable[[str], Path], fresh_database: Callable[[str], str], runner: str
 ) -> None:
-    env = {**os.environ, "DATABASE_URL": fresh_database(f"lich_migrate_{runner}")}
+    env = project_env(DATABASE_URL=fresh_database(f"lich_migrate_{runner}"))
     backend = synced(runner) / "backend"
     run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], backend, env=env)
     run(["uv", "run", "--no-sync", "alembic", "check"], backend, env=env)

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from internal.config import Settings, sync_database_url
 from internal.db.base import Base
@@ -51,6 +51,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database: Postgres from TEST_DATABASE_URL (emptied first), else a fresh SQLite file."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
+        database = make_url(url).database or ""
+        if "test" not in database:
+            pytest.exit(f"TEST_DATABASE_URL names {database!r}: it is emptied, its name must contain 'test'")
         engine = create_engine(sync_database_url(url))
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))

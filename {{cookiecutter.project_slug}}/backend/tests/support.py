@@ -11,6 +11,7 @@ from email import message_from_bytes
 from email.message import Message
 from typing import Any, TypeVar
 
+import httpx
 from aiosmtpd.controller import Controller
 
 T = TypeVar("T")
@@ -78,3 +79,9 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(0.05)
+
+
+async def welcome_email_sent_at(client: httpx.AsyncClient, user_id: int) -> str | None:
+    """The user's `welcome_email_sent_at` as the API reports it (None until the job sent it)."""
+    sent_at: str | None = (await client.get(f"/api/v1/users/{user_id}")).json()["welcome_email_sent_at"]
+    return sent_at

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import Mailbox, eventually
+from tests.support import Mailbox, eventually, welcome_email_sent_at
 
 
 async def failed_jobs(client: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -24,13 +24,20 @@ async def test_store_is_empty_when_nothing_failed(client: httpx.AsyncClient) -> 
     assert await failed_jobs(client) == []
 
 
+async def create_user_whose_welcome_email_is_rejected(
+    client: httpx.AsyncClient, mailbox: Mailbox, email: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Create a user while the SMTP server answers 550; return the user and its failed-jobs entry."""
+    mailbox.reply_next_with("550 mailbox unavailable")
+    user = (await client.post("/api/v1/users", json={"email": email, "name": "Rejected"})).json()
+    entry = await eventually(lambda: first_failed_job(client), within=60)
+    return user, entry
+
+
 async def test_smtp_rejection_lands_in_the_store_without_retrying(
     client: httpx.AsyncClient, mailbox: Mailbox
 ) -> None:
-    mailbox.reply_next_with("550 mailbox unavailable")
-    user = (await client.post("/api/v1/users", json={"email": "no@example.com", "name": "No"})).json()
-
-    entry = await eventually(lambda: first_failed_job(client), within=60)
+    user, entry = await create_user_whose_welcome_email_is_rejected(client, mailbox, "no@example.com")
 
     assert entry["job_name"] == "send_welcome_email"
     assert entry["arguments"] == {"user_id": user["id"]}
@@ -43,18 +50,13 @@ async def test_smtp_rejection_lands_in_the_store_without_retrying(
 async def test_retry_dispatches_the_job_again_and_marks_the_entry(
     client: httpx.AsyncClient, mailbox: Mailbox
 ) -> None:
-    mailbox.reply_next_with("550 mailbox unavailable")
-    user = (await client.post("/api/v1/users", json={"email": "re@example.com", "name": "Re"})).json()
-    entry = await eventually(lambda: first_failed_job(client), within=60)
+    user, entry = await create_user_whose_welcome_email_is_rejected(client, mailbox, "re@example.com")
 
     response = await client.post(f"/api/v1/jobs/failed/{entry['id']}/retry")
     assert response.status_code == 202
     assert response.json()["job_name"] == "send_welcome_email"
 
-    async def sent_at() -> str | None:
-        return (await client.get(f"/api/v1/users/{user['id']}")).json()["welcome_email_sent_at"]  # type: ignore[no-any-return]
-
-    await eventually(sent_at, within=60)
+    await eventually(lambda: welcome_email_sent_at(client, user["id"]), within=60)
     assert [m["To"] for m in mailbox.messages] == ["re@example.com"]
     assert (await failed_jobs(client))[0]["retried_at"] is not None
 

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Mailbox, eventually
+from tests.support import Mailbox, eventually, welcome_email_sent_at
 
 
 async def create(
@@ -68,11 +68,7 @@ async def test_welcome_email_is_sent_once_and_recorded(client: httpx.AsyncClient
     user = (await create(client, email="lin@example.com", name="Lin")).json()
     assert user["welcome_email_sent_at"] is None
 
-    async def sent_at() -> str | None:
-        body = (await client.get(f"/api/v1/users/{user['id']}")).json()
-        return body["welcome_email_sent_at"]  # type: ignore[no-any-return]
-
-    assert await eventually(sent_at)
+    assert await eventually(lambda: welcome_email_sent_at(client, user["id"]))
     assert [m["To"] for m in mailbox.messages] == ["lin@example.com"]
     assert "Lin" in mailbox.messages[0].get_payload()
 
@@ -81,8 +77,5 @@ async def test_rejected_duplicate_sends_no_email(client: httpx.AsyncClient, mail
     first = (await create(client)).json()
     await create(client, email="ADA@example.com")
 
-    async def sent_at() -> str | None:
-        return (await client.get(f"/api/v1/users/{first['id']}")).json()["welcome_email_sent_at"]  # type: ignore[no-any-return]
-
-    await eventually(sent_at)
+    await eventually(lambda: welcome_email_sent_at(client, first["id"]))
     assert len(mailbox.messages) == 1
