@@ -30,6 +30,7 @@ from tests.helpers import (
     http_get,
     http_json,
     native_command,
+    project_env,
     wait_until,
 )
 
@@ -109,17 +110,16 @@ def stack(
     logs = tmp_path_factory.mktemp("e2e-temporal")
     temporal_port = free_port()
     with SmtpServer() as smtp:
-        env = {
-            **os.environ,
-            "ENVIRONMENT": "production",
-            "SECRET_KEY": "e2e-" + "x" * 40,
-            "DATABASE_URL": fresh_database("lich_e2e_temporal"),
-            "SMTP_HOST": smtp.host,
-            "SMTP_PORT": str(smtp.port),
-            "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-            "TEMPORAL_NAMESPACE": "default",
-            "TEMPORAL_TASK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
-        }
+        env = project_env(
+            ENVIRONMENT="production",
+            SECRET_KEY="e2e-" + "x" * 40,
+            DATABASE_URL=fresh_database("lich_e2e_temporal"),
+            SMTP_HOST=smtp.host,
+            SMTP_PORT=str(smtp.port),
+            TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
+            TEMPORAL_NAMESPACE="default",
+            TEMPORAL_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
+        )
         port = free_port()
         result = Stack(project, f"http://127.0.0.1:{port}", smtp, env, logs)
         try:
