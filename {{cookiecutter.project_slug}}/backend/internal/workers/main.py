@@ -125,8 +125,9 @@ async def connect_with_retry(settings: Settings, stop: asyncio.Event) -> Client 
     return None
 
 
-async def _heartbeat(path: Path, running: Sequence[Worker]) -> None:
-    while all(worker.is_running for worker in running):
+async def _heartbeat(path: Path) -> None:
+    """Touch `path` until cancelled. A worker's fatal error cancels `run`, and so this, too."""
+    while True:
         await asyncio.to_thread(path.touch)
         await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
@@ -148,7 +149,7 @@ async def run(settings: Settings, stop: asyncio.Event, heartbeat_file: Path | No
                     "task_queues": [w.task_queue for w in running],
                 },
             )
-            beat = asyncio.create_task(_heartbeat(heartbeat_file, running)) if heartbeat_file else None
+            beat = asyncio.create_task(_heartbeat(heartbeat_file)) if heartbeat_file else None
             await stop.wait()
             log.info("stopping: no new tasks; running activities get %ss", GRACEFUL_SHUTDOWN.seconds)
             if beat is not None:

@@ -1,4 +1,4 @@
-"""Initial schema: users and the failed-jobs store.
+"""Initial schema: users and the failed-jobs store{% if cookiecutter.task_runner == "temporal" %}, and the order example{% endif %}.
 
 Revision ID: 0001
 Revises:

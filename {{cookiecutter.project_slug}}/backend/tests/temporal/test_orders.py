@@ -1,0 +1,117 @@
+"""The ProcessOrder saga through the API, run by the real worker: success, compensation, failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.client import Client
+
+from internal.config import Settings
+from internal.models import InventoryItem, StubPayment
+from internal.workers.workflows import ProcessOrderWorkflow
+from tests.support import Mailbox, eventually
+from tests.temporal.helpers import row
+
+ORDER = {"sku": "book", "quantity": 2, "amount_cents": 4200, "email": "buyer@example.com"}
+
+
+async def stock(client: httpx.AsyncClient, sku: str, quantity: int) -> None:
+    response = await client.put(f"/api/v1/inventory/{sku}", json={"quantity": quantity})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"sku": sku, "quantity": quantity}
+
+
+async def place(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/orders", json={**ORDER, **changes})
+    assert response.status_code == 202, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "pending"
+    assert body["workflow_id"] == f"process-order-{body['id']}"
+    return body
+
+
+async def final(client: httpx.AsyncClient, job_worker: Client, order: dict[str, Any]) -> dict[str, Any]:
+    await job_worker.get_workflow_handle(order["workflow_id"]).result()
+
+    async def done() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+        return body if body["status"] != "pending" else None
+
+    return await eventually(done)
+
+
+async def test_order_completes_charges_reserves_and_confirms(
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings, mailbox: Mailbox
+) -> None:
+    await stock(client, "book", 5)
+    order = await place(client)
+    result = await final(client, job_worker, order)
+
+    assert result["status"] == "completed"
+    assert result["failure_reason"] is None
+    assert row(settings, InventoryItem, "book").quantity == 3
+    payment = row(settings, StubPayment, order["id"])
+    assert payment.amount_cents == 4200
+    assert payment.refunded_at is None
+    assert [m["To"] for m in mailbox.messages] == ["buyer@example.com"]
+
+
+async def test_insufficient_stock_refunds_and_ends_compensated(
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings, mailbox: Mailbox
+) -> None:
+    await stock(client, "book", 1)
+    order = await place(client, quantity=3)
+    result = await final(client, job_worker, order)
+
+    assert result["status"] == "compensated"
+    assert "InsufficientStock" in result["failure_reason"]
+    assert row(settings, StubPayment, order["id"]).refunded_at is not None
+    assert row(settings, InventoryItem, "book").quantity == 1
+    assert mailbox.messages == []
+    outcome = await job_worker.get_workflow_handle_for(
+        ProcessOrderWorkflow.run, order["workflow_id"]
+    ).result()
+    assert outcome.status == "compensated"
+
+
+async def test_rejected_confirmation_releases_stock_and_refunds(
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings, mailbox: Mailbox
+) -> None:
+    await stock(client, "book", 5)
+    mailbox.reply_next_with("550 no such mailbox")
+    order = await place(client)
+    result = await final(client, job_worker, order)
+
+    assert result["status"] == "compensated"
+    assert "MailRejected" in result["failure_reason"]
+    assert row(settings, InventoryItem, "book").quantity == 5
+    assert row(settings, StubPayment, order["id"]).refunded_at is not None
+
+
+async def test_unknown_sku_fails_with_nothing_to_undo(
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings
+) -> None:
+    order = await place(client, sku="unknown")
+    result = await final(client, job_worker, order)
+
+    assert result["status"] == "failed"
+    assert "unknown SKU" in result["failure_reason"]
+    assert row(settings, StubPayment, order["id"]) is None
+
+
+async def test_unknown_order_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/orders/987654")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"quantity": 0}, {"amount_cents": -1}, {"email": "not-an-email"}, {"sku": ""}],
+)
+async def test_invalid_order_is_422(client: httpx.AsyncClient, changes: dict[str, Any]) -> None:
+    assert (await client.post("/api/v1/orders", json={**ORDER, **changes})).status_code == 422
+
+
+async def test_negative_stock_is_422(client: httpx.AsyncClient) -> None:
+    assert (await client.put("/api/v1/inventory/book", json={"quantity": -1})).status_code == 422
