@@ -24,7 +24,8 @@ def test_every_workflow_and_activity_is_discovered() -> None:
     workflows, activities = discover()
     workflow_names = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
     activity_names = {getattr(a, "__temporal_activity_definition").name for a in activities}
-    assert workflow_names == {"SendWelcomeEmail", "ProcessOrder"}
+    # At least these: jobs added later (`lich make job`) are discovered too.
+    assert {"SendWelcomeEmail", "ProcessOrder"} <= workflow_names
     assert {
         "send_welcome_email",
         "record_failed_job",
@@ -35,7 +36,7 @@ def test_every_workflow_and_activity_is_discovered() -> None:
         "release_inventory",
         "send_order_confirmation",
         "finish_order",
-    } == activity_names
+    } <= activity_names
 
 
 async def test_worker_retries_until_the_server_answers_and_stops_on_request(

@@ -1,0 +1,298 @@
+"""Tier `cli`: the generated project's `lich` command, in every variant, as a user runs it.
+
+From the project root, `uv run lich make job GenerateReport` writes the job and its test; refusals
+exit non-zero with one line and write nothing; the project's own tests (the new one included) pass;
+and a real worker registers and runs the new job with no other edit: in process (none), a Celery
+worker (celery), a Temporal worker on the dev server that `lich dev` embeds (temporal). `uv run lich
+dev` answers /ready with no external service and stops on Ctrl-C within seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Process, bake, free_port, http_get, native_command, project_env, wait_until
+
+pytestmark = pytest.mark.cli
+
+JOB_FILES = ("backend/internal/jobs/generate_report.py", "backend/tests/jobs/test_generate_report.py")
+STOP_WITHIN_SECONDS = 15.0
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def tree(root: Path) -> dict[str, float]:
+    skip = (".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime
+        for p in root.rglob("*")
+        if p.is_file() and not any(part in skip for part in p.relative_to(root).parts)
+    }
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Callable[[str], Path]:
+    """A baked, synced project per runner, for this tier only (it adds a job to it)."""
+    cache: dict[str, Path] = {}
+
+    def get(runner: str) -> Path:
+        if runner not in cache:
+            project = bake(tmp_path_factory.mktemp(f"cli-{runner}"), task_runner=runner, project_name="Lich Cli")
+            result = run([uv, "sync", "--quiet"], project / "backend", project_env())
+            assert result.returncode == 0, result.stderr
+            cache[runner] = project
+        return cache[runner]
+
+    return get
+
+
+def lich_env(**overrides: str) -> dict[str, str]:
+    """No test database of the caller's (the project's tests empty it), everything else as is."""
+    env = project_env(**overrides)
+    env.pop("TEST_DATABASE_URL", None)
+    return env
+
+
+def make_generate_report(project: Path, uv: str) -> None:
+    """`uv run lich make job GenerateReport` from the project root, once per project."""
+    if all((project / relative).exists() for relative in JOB_FILES):
+        return
+    result = run([uv, "run", "lich", "make", "job", "GenerateReport"], project, lich_env())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["✅ Job GenerateReportJob created!", "Files created:"], result.stdout
+    assert [line.strip() for line in lines[2:4]] == list(JOB_FILES)
+    assert all((project / relative).is_file() for relative in JOB_FILES)
+
+
+def run_tests(project: Path, redis_url: str | None) -> str:
+    env = lich_env(**({"TEST_REDIS_URL": redis_url} if redis_url else {}))
+    result = run(["uv", "run", "--no-sync", "pytest", "-p", "no:cacheprovider"], project / "backend", env)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert " passed" in summary, summary
+    assert "skipped" not in summary, summary
+    return result.stdout
+
+
+# --- make job ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", ["none", "celery", "temporal"])
+def test_make_job_from_the_project_root_and_the_projects_tests_pass(
+    projects: Callable[[str], Path], uv: str, redis_url: str, runner: str
+) -> None:
+    project = projects(runner)
+    make_generate_report(project, uv)
+    output = run_tests(project, redis_url if runner == "celery" else None)
+    assert "tests/jobs/test_generate_report.py ..." in output, output[-3000:]
+
+
+@pytest.mark.parametrize("runner", ["none", "celery", "temporal"])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["GenerateReport"], 1, "already exist"),
+        (["generate-report"], 2, "not a valid job name"),
+        (["class"], 2, "keyword"),
+        (["9Lives"], 2, "not a valid job name"),
+        ([""], 2, "empty"),
+        (["GenerateReport", "--type=somethingelse"], 2, "dependencies and worker are not installed"),
+    ],
+)
+def test_refusals_exit_non_zero_with_one_line_and_write_nothing(
+    projects: Callable[[str], Path], uv: str, runner: str, args: list[str], code: int, message: str
+) -> None:
+    project = projects(runner)
+    make_generate_report(project, uv)
+    before = tree(project)
+    result = run([uv, "run", "lich", "make", "job", *args], project / "backend" / "internal", lich_env())
+    assert result.returncode == code, result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(project) == before
+
+
+# --- a real worker runs the new job ----------------------------------------------------------------
+
+
+def record_failed_generate_report(project: Path, env: dict[str, str], reference: str) -> int:
+    code = (
+        "from internal.config import get_settings\n"
+        "from internal.services.failed_jobs import record_failed_job\n"
+        "print(record_failed_job(get_settings(), job_name='generate_report',"
+        f" arguments={{'reference': {reference!r}}}, exception='ConnectionError()', attempts=5))\n"
+    )
+    result = run(["uv", "run", "--no-sync", "python", "-c", code], project / "backend", env)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip().splitlines()[-1])
+
+
+def migrated_env(project: Path, tmp_path: Path, **overrides: str) -> dict[str, str]:
+    env = lich_env(DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}", **overrides)
+    result = run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], project / "backend", env)
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+def test_none_registry_finds_the_new_job_and_retry_runs_it_in_process(
+    projects: Callable[[str], Path], uv: str, tmp_path: Path
+) -> None:
+    project = projects("none")
+    make_generate_report(project, uv)
+    env = migrated_env(project, tmp_path)
+    names = run(
+        ["uv", "run", "--no-sync", "python", "-c", "from internal.jobs.registry import job_modules as j; print(*j())"],
+        project / "backend",
+        env,
+    )
+    assert "generate_report" in names.stdout.split(), names.stderr
+    entry = record_failed_generate_report(project, env, "in-process")
+    listed = run([uv, "run", "lich", "jobs", "failed"], project, env)
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.split()[:2] == [str(entry), "generate_report"] for line in listed.stdout.splitlines())
+    retried = run([uv, "run", "lich", "jobs", "retry", str(entry)], project, env)
+    assert retried.returncode == 0, retried.stderr
+    assert f"failed job {entry} (generate_report): ran in process" in retried.stdout
+    unknown = run([uv, "run", "lich", "jobs", "retry", "424242"], project, env)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "lich: failed job 424242 not found"
+
+
+def test_celery_worker_registers_and_runs_the_new_job(
+    projects: Callable[[str], Path], uv: str, redis_url: str, tmp_path: Path
+) -> None:
+    project = projects("celery")
+    make_generate_report(project, uv)
+    env = migrated_env(project, tmp_path, REDIS_URL=redis_url, CELERY_BROKER_URL="", CELERY_RESULT_BACKEND="")
+    worker = Process(
+        "celery_worker", native_command(project, "celery_worker"), cwd=project / "backend", env=env, log_dir=tmp_path
+    )
+    try:
+        wait_until(lambda: " ready." in worker.log(), within=90, what="the worker to start", processes=(worker,))
+        assert ". generate_report" in worker.log()  # the worker's own task list
+        entry = record_failed_generate_report(project, env, "on-the-worker")
+        retried = run([uv, "run", "lich", "jobs", "retry", str(entry)], project, env)
+        assert retried.returncode == 0, retried.stderr
+        wait_until(
+            lambda: "generate report done" in worker.log(),
+            within=60,
+            what="the worker to run generate_report",
+            processes=(worker,),
+        )
+    finally:
+        worker.stop()
+
+
+# --- lich dev ------------------------------------------------------------------------------------
+
+
+def free_port_pair(offset: int) -> int:
+    """A free port whose `port + offset` is free as well (the Temporal UI's port)."""
+    for _ in range(50):
+        port = free_port()
+        if port + offset < 65536:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port + offset)) != 0:
+                    return port
+    raise AssertionError("no free port pair")
+
+
+def start_dev(project: Path, uv: str, tmp_path: Path, port: int, env: dict[str, str]) -> Process:
+    (project / ".env").unlink(missing_ok=True)  # works with no .env: SQLite and the defaults
+    for leftover in (project / "backend").glob("app.db*"):
+        leftover.unlink()
+    dev = Process("lich_dev", [uv, "run", "lich", "dev", "--port", str(port)], cwd=project, env=env, log_dir=tmp_path)
+    wait_until(lambda: _ready(port), within=120, what="lich dev to answer /ready", processes=(dev,))
+    return dev
+
+
+def _ready(port: int) -> bool:
+    try:
+        return http_get(f"http://127.0.0.1:{port}/ready", timeout=3)[0] == 200
+    except OSError:
+        return False
+
+
+def stop_dev(dev: Process, port: int) -> float:
+    """Ctrl-C: every child stops within seconds, lich exits 0, nothing listens any more."""
+    try:
+        started = time.monotonic()
+        dev.popen.send_signal(signal.SIGINT)  # what Ctrl-C sends (uv forwards it to lich)
+        code = dev.wait(timeout=STOP_WITHIN_SECONDS * 2)
+        elapsed = time.monotonic() - started
+        assert code == 0, dev.log()[-4000:]
+        assert elapsed < STOP_WITHIN_SECONDS, dev.log()[-4000:]
+        assert "stopped after" in dev.log()
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, "the API still listens after Ctrl-C"
+        return elapsed
+    finally:
+        dev.stop()
+
+
+def test_none_dev_answers_ready_and_stops_on_ctrl_c(projects: Callable[[str], Path], uv: str, tmp_path: Path) -> None:
+    project = projects("none")
+    port = free_port()
+    dev = start_dev(project, uv, tmp_path, port, lich_env())
+    try:
+        body = json.loads(http_get(f"http://127.0.0.1:{port}/ready")[1])
+        assert body["checks"] == {"database": "ok"}
+        assert "migrate | $ alembic upgrade head" in dev.log()
+    finally:
+        stop_dev(dev, port)
+
+
+def test_temporal_dev_embeds_the_server_and_its_worker_runs_the_new_job(
+    projects: Callable[[str], Path], uv: str, tmp_path: Path
+) -> None:
+    project = projects("temporal")
+    make_generate_report(project, uv)
+    port, temporal_port = free_port(), free_port_pair(1000)
+    queue = "cli-tier"
+    env = lich_env(TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", TEMPORAL_TASK_QUEUE=queue)
+    dev = start_dev(project, uv, tmp_path, port, env)
+    try:
+        body = json.loads(http_get(f"http://127.0.0.1:{port}/ready")[1])
+        assert body["checks"] == {"database": "ok", "temporal": "ok"}
+        assert f"Temporal UI on http://127.0.0.1:{temporal_port + 1000}" in dev.log()
+        assert (project / ".temporal" / "dev.db").exists()
+        wait_until(lambda: "worker started" in dev.log(), within=60, what="the worker to poll", processes=(dev,))
+        temporal = str(project / "backend" / ".venv" / "bin" / "temporal")
+        execute = run(
+            [
+                temporal,
+                "workflow",
+                "execute",
+                "--type",
+                "GenerateReportWorkflow",
+                "--task-queue",
+                queue,
+                "--input",
+                "{}",
+                "--address",
+                f"127.0.0.1:{temporal_port}",
+                "--output",
+                "json",
+            ],
+            project,
+            env,
+            timeout=120,
+        )
+        assert execute.returncode == 0, execute.stdout[-3000:] + execute.stderr[-2000:]
+        assert "COMPLETED" in execute.stdout.upper(), execute.stdout[-3000:]
+        assert "generate report done" in dev.log()
+    finally:
+        stop_dev(dev, port)
