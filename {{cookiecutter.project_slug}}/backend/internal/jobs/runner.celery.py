@@ -93,7 +93,7 @@ _local = threading.local()
 
 
 def _redis_client(settings: Settings) -> redis.Redis:
-    """One client per process (a forked pool process must not share its parent's sockets)."""
+    """One client per thread and process (a forked pool process must not use its parent's sockets)."""
     client: redis.Redis | None = getattr(_local, "client", None)
     if client is None or getattr(_local, "pid", None) != os.getpid() or _local.url != settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
