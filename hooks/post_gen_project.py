@@ -46,6 +46,7 @@ MANIFEST: dict[str, Runner] = {
         paths=(
             "backend/internal/celery_app.py",
             "backend/internal/celery_tasks.py",
+            "backend/internal/jobs/purge_failed_jobs.py",
             "backend/tests/celery",
         ),
         compose_services=("redis", "celery_worker", "celery_beat", "flower"),
@@ -57,7 +58,7 @@ MANIFEST: dict[str, Runner] = {
             "FLOWER_USER",
             "FLOWER_PASSWORD",
         ),
-        dependencies=("celery", "flower", "redis", "types-redis"),
+        dependencies=("celery", "flower", "redis"),
         words=("celery", "flower", "redis"),
     ),
     "temporal": Runner(

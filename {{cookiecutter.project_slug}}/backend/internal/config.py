@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     mail_from: str = "{{ cookiecutter.project_slug }}@example.com"
+{%- if cookiecutter.task_runner == "celery" %}
+    # Celery's broker and result backend are REDIS_URL unless set (empty = use REDIS_URL).
+    redis_url: str = "redis://localhost:6379/0"
+    celery_broker_url: str = ""
+    celery_result_backend: str = ""
+{%- endif %}
 {%- if cookiecutter.task_runner == "temporal" %}
     # Temporal frontend (host:port), namespace, and the task queue the worker polls.
     temporal_address: str = "localhost:7233"

@@ -1,0 +1,235 @@
+"""Celery job runner: jobs are Celery tasks, run by `celery -A internal.celery_app worker`.
+
+`job_task(CONTRACT, handle)` turns a job's contract into a native task: `max_retries`, time limits,
+exponential jittered backoff, queue. Transient errors are retried; `PermanentJobError` (and input
+that no longer validates) fails at once. A job that fails for good is recorded in the failed-jobs
+store. Messages are acknowledged late, so a job whose worker process dies is delivered again, at
+most `MAX_REDELIVERIES` times (counted in Redis per task id and try).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import anyio.to_thread
+import redis
+import redis.asyncio
+from celery import Task  # type: ignore[import-untyped]
+from celery.exceptions import SoftTimeLimitExceeded  # type: ignore[import-untyped]
+from pydantic import BaseModel, ValidationError
+
+from internal.celery_app import (
+    MAX_REDELIVERIES,
+    VISIBILITY_TIMEOUT_SECONDS,
+    app,
+    job_settings,
+)
+from internal.config import Settings
+from internal.jobs.contract import JobContract, PermanentJobError
+from internal.services.failed_jobs import record_failed_job
+
+log = logging.getLogger(__name__)
+
+InputT = TypeVar("InputT", bound=BaseModel)
+Handler = Callable[[Settings, InputT], object]
+FailureHook = Callable[[Settings, InputT, BaseException], object]
+# Grace between the soft limit (the job is interrupted) and the hard one (its process is killed).
+HARD_LIMIT_GRACE_SECONDS = 30.0
+
+
+class JobRunner:
+    """The API side: sends jobs to the broker and reports whether Redis answers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._redis: redis.asyncio.Redis | None = None
+
+    async def start(self) -> None:
+        """Create the Redis client; it connects on first use, so startup never waits on Redis."""
+        self._redis = redis.asyncio.Redis.from_url(
+            self.settings.redis_url, socket_connect_timeout=3, socket_timeout=3
+        )
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        async def ping() -> None:
+            if self._redis is None:
+                raise RuntimeError("job runner not started")
+            await self._redis.ping()
+
+        return {"redis": ping}
+
+    async def enqueue(self, task: JobTaskProxy[InputT], payload: InputT) -> None:
+        """Send the job; publishing blocks (and retries) on the broker, so it runs off the loop."""
+        arguments = payload.model_dump(mode="json")
+        await anyio.to_thread.run_sync(lambda: task.apply_async(args=[arguments]))
+
+
+class JobTaskProxy(Generic[InputT]):
+    """Typed view of a job's Celery task (Celery has no type hints of its own)."""
+
+    def __init__(self, task: Any, contract: JobContract[InputT]) -> None:
+        self.task = task
+        self.contract = contract
+        self.name: str = task.name
+
+    def apply_async(self, args: list[Any], **options: Any) -> Any:
+        """Send the job to its contract's queue (retries go back to the queue they came from)."""
+        options.setdefault("queue", self.contract.queue)
+        return self.task.apply_async(args=args, **options)
+
+
+# --- redelivery cap ------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _redis_client(settings: Settings) -> redis.Redis:
+    """One client per thread and process (a forked pool process must not use its parent's sockets)."""
+    client: redis.Redis | None = getattr(_local, "client", None)
+    if client is None or getattr(_local, "pid", None) != os.getpid() or _local.url != settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
+        _local.client, _local.pid, _local.url = client, os.getpid(), settings.redis_url
+    return client
+
+
+def deliveries_key(task_id: str, retries: int) -> str:
+    return f"jobs:deliveries:{task_id}:{retries}"
+
+
+def count_delivery(settings: Settings, task_id: str, retries: int) -> int:
+    """How many times this try of this task has been started, this one included.
+
+    If Redis cannot count (only possible with a broker other than REDIS_URL), the job runs: the
+    cap guards against crash loops, it must not stop jobs on its own.
+    """
+    key = deliveries_key(task_id, retries)
+    try:
+        pipe = _redis_client(settings).pipeline()
+        pipe.incr(key)
+        pipe.expire(key, VISIBILITY_TIMEOUT_SECONDS * 2)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        log.warning(
+            "could not count the delivery; running the job", extra={"task_id": task_id}, exc_info=True
+        )
+        return 1
+    return int(count)
+
+
+def forget_deliveries(settings: Settings, task_id: str, retries: int) -> None:
+    try:
+        _redis_client(settings).delete(deliveries_key(task_id, retries))
+    except redis.RedisError:
+        log.warning("could not clear the delivery counter", extra={"task_id": task_id}, exc_info=True)
+
+
+class RedeliveryCapExceeded(PermanentJobError):
+    """The job's worker process died too often while running it (crash, OOM, SIGKILL)."""
+
+
+# --- the task ------------------------------------------------------------------------------------
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """Base class of every job's task: runs the contract's handler, records permanent failures."""
+
+    contract: JobContract[Any]
+    handler: Any  # staticmethod(Handler): called as self.handler(settings, payload)
+    failure_hook: Any = None  # staticmethod(FailureHook) or None
+
+    def run(self, arguments: dict[str, Any]) -> None:
+        settings = job_settings()
+        task_id: str = self.request.id
+        retries: int = self.request.retries
+        deliveries = count_delivery(settings, task_id, retries)
+        if deliveries > MAX_REDELIVERIES + 1:
+            error = RedeliveryCapExceeded(
+                f"the worker process died {deliveries - 1} times running this job "
+                f"(cap: {MAX_REDELIVERIES} redeliveries); not running it again"
+            )
+            self.fail_permanently(settings, arguments, error, attempts=retries + 1)
+            forget_deliveries(settings, task_id, retries)
+            return
+        try:
+            payload = self.contract.input_model.model_validate(arguments)
+        except ValidationError as exc:
+            raise PermanentJobError(f"invalid arguments for {self.name}: {exc}") from exc
+        try:
+            self.handler(settings, payload)
+        except PermanentJobError:
+            raise
+        except (Exception, SoftTimeLimitExceeded) as exc:
+            delay = self.contract.backoff(retries + 1)
+            log.warning(
+                "job failed, will retry",
+                extra={
+                    "job": self.name,
+                    "attempt": retries + 1,
+                    "retry_in": round(delay, 2),
+                    "error": repr(exc),
+                },
+            )
+            # Past max_retries this re-raises `exc`, and on_failure records the job.
+            raise self.retry(exc=exc, countdown=delay) from exc
+        finally:
+            forget_deliveries(settings, task_id, retries)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        arguments = args[0] if args else kwargs.get("arguments", {})
+        attempts = int(getattr(self.request, "retries", 0) or 0) + 1
+        self.fail_permanently(job_settings(), arguments, exc, attempts=attempts)
+
+    def fail_permanently(
+        self, settings: Settings, arguments: dict[str, Any], exc: BaseException, *, attempts: int
+    ) -> None:
+        """Record the job in the failed-jobs store, then run the job's own failure hook."""
+        record_failed_job(
+            settings, job_name=self.name, arguments=arguments, exception=repr(exc), attempts=attempts
+        )
+        if self.failure_hook is not None:
+            try:
+                payload = self.contract.input_model.model_validate(arguments)
+            except ValidationError:
+                return
+            try:
+                self.failure_hook(settings, payload, exc)
+            except Exception:
+                log.exception("failure hook of job raised", extra={"job": self.name})
+
+
+def job_task(
+    contract: JobContract[InputT],
+    handle: Handler[InputT],
+    *,
+    on_failure: FailureHook[InputT] | None = None,
+) -> JobTaskProxy[InputT]:
+    """Register `handle` as the Celery task of `contract`, with the contract as task options."""
+    if contract.timeout + HARD_LIMIT_GRACE_SECONDS + contract.max_backoff >= VISIBILITY_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"job {contract.name}: timeout + max_backoff must stay well below the broker's "
+            f"visibility timeout ({VISIBILITY_TIMEOUT_SECONDS} s), or the job is delivered twice"
+        )
+    attributes = {
+        "name": contract.name,
+        "__module__": handle.__module__,
+        "__doc__": handle.__doc__,
+        "contract": contract,
+        "handler": staticmethod(handle),
+        "failure_hook": staticmethod(on_failure) if on_failure is not None else None,
+        "max_retries": contract.max_tries - 1,
+        "soft_time_limit": contract.timeout,
+        "time_limit": contract.timeout + HARD_LIMIT_GRACE_SECONDS,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+    }
+    task = app.register_task(type(f"{contract.name}_task", (JobTask,), attributes)())
+    return JobTaskProxy(task, contract)

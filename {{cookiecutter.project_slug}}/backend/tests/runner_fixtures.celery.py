@@ -1,0 +1,52 @@
+"""Runner fixtures for Celery: a real Redis and a real worker (not eager mode).
+
+Redis comes from TEST_REDIS_URL, else redis://127.0.0.1:6379/1 (emptied at the start of the
+session: use a database number of its own). Without Redis the tests that need it are skipped with
+the reason, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker  # type: ignore[import-untyped]
+
+from internal.celery_app import app as celery_app
+from internal.celery_app import configure
+from internal.config import Settings
+
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/1"
+
+
+def redis_url_for_tests() -> str:
+    return os.environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def runner_settings() -> dict[str, Any]:
+    url = redis_url_for_tests()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        reason = f"REDIS IS NOT REACHABLE at {url} ({exc}): Celery tests need a real Redis (TEST_REDIS_URL)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    client.flushdb()
+    client.close()
+    return {"redis_url": url, "celery_broker_url": "", "celery_result_backend": ""}
+
+
+@pytest.fixture(scope="session")
+def job_worker(settings: Settings) -> Iterator[Any]:
+    """A real Celery worker in a thread of this process, consuming from the test Redis."""
+    configure(celery_app, settings)
+    import internal.celery_tasks  # noqa: F401  (registers every job and its queue)
+
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
