@@ -110,7 +110,7 @@ async def test_a_try_over_the_timeout_counts_as_failed(runner: JobRunner, settin
 
 
 async def test_duplicate_start_while_running_is_a_no_op(runner: JobRunner) -> None:
-    payload = ScriptedInput(key=key(), sleep_seconds=2.0)
+    payload = ScriptedInput(key=key(), sleep_seconds=1.2)  # under FAST.timeout (2 s)
     first = await runner.start_workflow(
         ScriptedWorkflow.run, payload, workflow_id=f"s-{payload.key}", queue=QUEUE
     )
