@@ -48,7 +48,7 @@ def send_welcome_email_activity(payload: SendWelcomeEmailInput) -> SendWelcomeEm
     return run_activity(CONTRACT, handle, payload)
 
 
-@workflow.defn(name="SendWelcomeEmail")
+@workflow.defn(name="SendWelcomeEmailWorkflow")
 class SendWelcomeEmailWorkflow:
     @workflow.run
     async def run(self, payload: SendWelcomeEmailInput) -> SendWelcomeEmailResult:

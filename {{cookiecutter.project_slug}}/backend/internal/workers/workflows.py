@@ -69,7 +69,7 @@ def failure_reason(error: ActivityError) -> str:
     return str(cause or error)
 
 
-@workflow.defn(name="ProcessOrder")
+@workflow.defn(name="ProcessOrderWorkflow")
 class ProcessOrderWorkflow:
     """validate -> charge payment -> reserve inventory -> confirm by email.
 

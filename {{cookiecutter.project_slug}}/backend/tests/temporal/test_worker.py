@@ -25,7 +25,7 @@ def test_every_workflow_and_activity_is_discovered() -> None:
     workflow_names = {getattr(w, "__temporal_workflow_definition").name for w in workflows}
     activity_names = {getattr(a, "__temporal_activity_definition").name for a in activities}
     # At least these: jobs added later (`lich make job`) are discovered too.
-    assert {"SendWelcomeEmail", "ProcessOrder"} <= workflow_names
+    assert {"SendWelcomeEmailWorkflow", "ProcessOrderWorkflow"} <= workflow_names
     assert {
         "send_welcome_email",
         "record_failed_job",
