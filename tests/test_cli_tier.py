@@ -267,7 +267,8 @@ def test_temporal_dev_embeds_the_server_and_its_worker_runs_the_new_job(
     try:
         body = json.loads(http_get(f"http://127.0.0.1:{port}/ready")[1])
         assert body["checks"] == {"database": "ok", "temporal": "ok"}
-        assert f"Temporal UI on http://127.0.0.1:{temporal_port + 1000}" in dev.log()
+        ui_line = f"Temporal UI on http://127.0.0.1:{temporal_port + 1000}"
+        wait_until(lambda: ui_line in dev.log(), within=10, what="the banner", processes=(dev,))
         assert (project / ".temporal" / "dev.db").exists()
         wait_until(lambda: "worker started" in dev.log(), within=60, what="the worker to poll", processes=(dev,))
         temporal = str(project / "backend" / ".venv" / "bin" / "temporal")
