@@ -28,8 +28,10 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def project_env(**overrides: str) -> dict[str, str]:
-    """The environment for commands run inside a baked project: ours minus this repo's virtualenv."""
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    """The environment for commands run inside a baked project, as a user's shell would have it:
+    without this repository's virtualenv, nor the variables of the `make` that runs these tests."""
+    inherited = {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
+    env = {key: value for key, value in os.environ.items() if key not in inherited}
     return {**env, **overrides}
 
 
