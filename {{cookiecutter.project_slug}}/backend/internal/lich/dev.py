@@ -52,6 +52,17 @@ def python_module(
     )
 
 
+def api_process(host: str, port: int) -> Process:
+    """The API with reload, the same in every variant (the compose command, plus `--reload`)."""
+    return python_module(
+        "api",
+        "uvicorn",
+        *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
+        script=True,
+        ready_port=port,
+    )
+
+
 def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)

@@ -16,7 +16,7 @@ from internal.config import Settings
 from internal.jobs import registry
 from internal.jobs.contract import JobContract
 from internal.jobs.runner import JobRunner
-from internal.lich.dev import Process, python_module, require_free_port
+from internal.lich.dev import Process, api_process, python_module, require_free_port
 from internal.lich.errors import LichError
 from internal.lich.project import Project
 
@@ -42,13 +42,7 @@ def processes(project: Project, settings: Settings, *, host: str, port: int) -> 
     return [
         python_module("worker", "celery", "-A", "internal.celery_app", "worker", "-l", "INFO", script=True),
         python_module("beat", "celery", "-A", "internal.celery_app", "beat", "-l", "INFO", script=True),
-        python_module(
-            "api",
-            "uvicorn",
-            *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
-            script=True,
-            ready_port=port,
-        ),
+        api_process(host, port),
     ]
 
 

@@ -13,7 +13,7 @@ from internal.config import Settings
 from internal.jobs import registry
 from internal.jobs.contract import JobContract
 from internal.jobs.runner import JobRunner
-from internal.lich.dev import Process, python_module, require_free_port
+from internal.lich.dev import Process, api_process, require_free_port
 from internal.lich.project import Project
 
 
@@ -21,13 +21,7 @@ def processes(project: Project, settings: Settings, *, host: str, port: int) -> 
     """The long-running processes, in start order."""
     require_free_port(port, "the API", "pick another with --port")
     return [
-        python_module(
-            "api",
-            "uvicorn",
-            *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
-            script=True,
-            ready_port=port,
-        ),
+        api_process(host, port),
     ]
 
 

@@ -18,7 +18,7 @@ from internal.config import Settings
 from internal.jobs import registry
 from internal.jobs.contract import JobContract
 from internal.jobs.runner import JobRunner
-from internal.lich.dev import Process, port_is_open, python_module, require_free_port
+from internal.lich.dev import Process, api_process, port_is_open, python_module, require_free_port
 from internal.lich.errors import LichError
 from internal.lich.project import Project
 
@@ -67,14 +67,7 @@ def processes(project: Project, settings: Settings, *, host: str, port: int) -> 
             )
         )
     started.append(python_module("worker", "internal.workers.main"))
-    started.append(
-        python_module(
-            "api",
-            "uvicorn",
-            *("internal.main:app", "--reload", "--host", host, "--port", str(port)),
-            ready_port=port,
-        )
-    )
+    started.append(api_process(host, port))
     return started
 
 
