@@ -28,21 +28,23 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers import (  # noqa: E402  (the template's test helpers, from the repository root)
     Process,
     SmtpServer,
+    app_env,
     bake,
-    database_url_named,
+    create_database,
     free_port,
-    http_get,
     http_json,
+    http_status,
+    migrate,
     native_command,
     project_env,
+    start_api,
+    temporal_server_command,
     wait_until,
 )
 
@@ -90,26 +92,10 @@ BASELINE = textwrap.dedent(
 )
 
 
-def fresh_database(url: str) -> str:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{DATABASE}"')
-    return database_url_named(url, DATABASE)
-
-
 def synced_project(work: Path) -> Path:
     project = bake(work, task_runner="temporal", project_name="Bench Shop")
     subprocess.run(["uv", "sync", "--quiet"], cwd=project / "backend", env=project_env(), check=True)
     return project
-
-
-def server_command(project: Path, port: int, db_file: Path) -> list[str]:
-    from tests.helpers import compose
-
-    command = [str(part) for part in compose(project)["services"]["temporal"]["command"]]
-    command = ["127.0.0.1" if part == "0.0.0.0" else part for part in command]  # noqa: S104
-    command[command.index("--db-filename") + 1] = str(db_file)
-    return [str(project / "backend/.venv/bin/temporal"), *command, "--port", str(port)]
 
 
 def baseline(project: Path, address: str, count: int, logs: Path) -> float:
@@ -170,33 +156,26 @@ def main() -> None:
         temporal_port = free_port()
         processes: list[Process] = []
         with SmtpServer() as smtp:
-            env = project_env(
-                ENVIRONMENT="production",
-                SECRET_KEY="bench-" + "x" * 40,
-                DATABASE_URL=fresh_database(args.postgres),
-                SMTP_HOST=smtp.host,
-                SMTP_PORT=str(smtp.port),
+            env = app_env(
+                create_database(args.postgres, DATABASE),
+                smtp,
                 TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
                 TEMPORAL_TASK_QUEUE=f"bench-{uuid.uuid4().hex[:6]}",
             )
             try:
-                command = server_command(project, temporal_port, work / "temporal.db")
+                command = temporal_server_command(project, temporal_port, work / "temporal.db")
                 server = Process("temporal", command, cwd=backend, env=env, log_dir=work)
                 processes.append(server)
-                migrate = Process("migrate", native_command(project, "migrate"), cwd=backend, env=env, log_dir=work)
-                assert migrate.wait(timeout=120) == 0, migrate.log()
-                port = free_port()
-                base = f"http://127.0.0.1:{port}"
-                processes.append(
-                    Process("api", native_command(project, "api", port=port), cwd=backend, env=env, log_dir=work)
-                )
+                migrate(project, env, work)
+                base, api = start_api(project, env, work)
+                processes.append(api)
                 worker = Process(
                     "worker", native_command(project, "temporal_worker"), cwd=backend, env=env, log_dir=work
                 )
                 processes.append(worker)
                 wait_until(lambda: "worker started" in worker.log(), within=60, what="worker", processes=(worker,))
                 wait_until(
-                    lambda: http_get(f"{base}/ready")[0] == 200 if _up(base) else False,
+                    lambda: http_status(f"{base}/ready") == 200,
                     within=60,
                     what="api /ready",
                     processes=tuple(processes),
@@ -218,14 +197,6 @@ def main() -> None:
     )
     print(f"  baseline, no-op 1-activity workflows, same server: {bare:7.1f} workflows/s")
     print(f"  ratio welcome email / baseline: {rate / bare:.2f}")
-
-
-def _up(base: str) -> bool:
-    try:
-        http_get(f"{base}/health", timeout=2)
-    except OSError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.helpers import IN_CI, RUNNERS, bake, database_url_named, project_env
+from tests.helpers import IN_CI, RUNNERS, bake, create_database, project_env
 
 BAKE_ANSWERS = {"project_name": "Lich Shop", "author_email": "dev@example.com"}
 
@@ -90,10 +90,7 @@ def fresh_database(postgres_url: str) -> Callable[[str], str]:
     """Create (or re-create) an empty database and return its URL."""
 
     def create(name: str) -> str:
-        with psycopg.connect(postgres_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            connection.execute(f'CREATE DATABASE "{name}"')
-        return database_url_named(postgres_url, name)
+        return create_database(postgres_url, name)
 
     return create
 

