@@ -12,13 +12,11 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
-from fastapi import FastAPI
 from sqlalchemy import create_engine, make_url, text
 
 from internal.config import Settings, sync_database_url
 from internal.db.base import Base
-from internal.main import create_app
-from tests.support import Mailbox, SmtpServer
+from tests.support import Mailbox, SmtpServer, api_client
 
 pytest_plugins = ["tests.runner_fixtures"]
 
@@ -91,13 +89,6 @@ def settings(database_url: str, smtp_server: SmtpServer, runner_settings: dict[s
 
 
 @pytest.fixture
-async def app(settings: Settings, job_worker: None) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
+async def client(settings: Settings, job_worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(settings) as http:
         yield http

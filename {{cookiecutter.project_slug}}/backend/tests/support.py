@@ -6,13 +6,17 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from email import message_from_bytes
 from email.message import Message
 from typing import Any, TypeVar
 
 import httpx
 from aiosmtpd.controller import Controller
+
+from internal.config import Settings
+from internal.main import create_app
 
 T = TypeVar("T")
 
@@ -46,6 +50,18 @@ class Mailbox:
                 return self._replies.pop(0)
             self._messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"
+
+
+@asynccontextmanager
+async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app built from `settings`, its lifespan running, behind an in-process httpx client."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        yield client
 
 
 def free_port() -> int:

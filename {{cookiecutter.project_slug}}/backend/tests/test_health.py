@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from internal.config import Settings
-from internal.main import create_app
+from tests.support import api_client
 
 
 async def test_health_answers_ok_without_touching_anything(client: httpx.AsyncClient) -> None:
@@ -25,11 +25,8 @@ async def test_ready_is_200_when_the_database_answers(client: httpx.AsyncClient)
 
 async def test_ready_is_503_naming_the_database_when_it_is_down(settings: Settings) -> None:
     broken = settings.model_copy(update={"database_url": "postgresql+psycopg://nobody@127.0.0.1:1/none"})
-    app = create_app(broken)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/ready")
+    async with api_client(broken) as client:
+        response = await client.get("/ready")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"

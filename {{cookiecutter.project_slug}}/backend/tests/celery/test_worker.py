@@ -34,9 +34,8 @@ from internal.jobs.contract import JobContract, PermanentJobError
 from internal.jobs.purge_failed_jobs import task as purge
 from internal.jobs.runner import deliveries_key, job_task
 from internal.jobs.send_welcome_email import task as send_welcome_email_task
-from internal.main import create_app
 from internal.models import FailedJob
-from tests.support import Mailbox, eventually, welcome_email_sent_at
+from tests.support import Mailbox, api_client, eventually, welcome_email_sent_at
 
 
 class Payload(BaseModel):
@@ -242,11 +241,8 @@ async def test_redelivery_cap_sends_the_job_to_the_store_instead_of_running_it(
 
 async def test_ready_names_redis_when_it_is_down(settings: Settings) -> None:
     broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
-    app = create_app(broken)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/ready")
+    async with api_client(broken) as client:
+        response = await client.get("/ready")
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["database"] == "ok"

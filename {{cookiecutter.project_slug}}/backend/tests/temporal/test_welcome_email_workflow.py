@@ -18,7 +18,7 @@ from internal.jobs.send_welcome_email import (
     SendWelcomeEmailWorkflow,
 )
 from internal.models import User
-from tests.support import Mailbox, eventually
+from tests.support import Mailbox, api_client, eventually
 from tests.temporal.helpers import make_user, row
 
 
@@ -56,13 +56,8 @@ async def test_dispatching_twice_sends_one_email(
 
 
 async def test_ready_names_temporal_when_it_is_down(settings: Settings) -> None:
-    from internal.main import create_app
-
-    app = create_app(settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.get("/ready")
+    async with api_client(settings.model_copy(update={"temporal_address": "127.0.0.1:1"})) as client:
+        response = await client.get("/ready")
     assert response.status_code == 503
     checks = response.json()["checks"]
     assert checks["database"] == "ok"
@@ -70,15 +65,10 @@ async def test_ready_names_temporal_when_it_is_down(settings: Settings) -> None:
 
 
 async def test_user_created_while_temporal_is_down_lands_in_the_store(settings: Settings) -> None:
-    from internal.main import create_app
-
-    app = create_app(settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post("/api/v1/users", json={"email": "down@example.com", "name": "D"})
-            assert response.status_code == 201
-            failed = (await client.get("/api/v1/jobs/failed")).json()
+    async with api_client(settings.model_copy(update={"temporal_address": "127.0.0.1:1"})) as client:
+        response = await client.post("/api/v1/users", json={"email": "down@example.com", "name": "D"})
+        assert response.status_code == 201
+        failed = (await client.get("/api/v1/jobs/failed")).json()
     assert [(f["job_name"], f["attempts"]) for f in failed] == [("send_welcome_email", 0)]
     assert "dispatch failed" in failed[0]["exception"]
 
