@@ -200,13 +200,20 @@ def remove_runner(root: Path, runner: Runner) -> None:
     edit(root, PYPROJECT, lambda text: remove_dependencies(text, runner.dependencies))
 
 
+def variant_runner(path: Path) -> str | None:
+    """The runner a ``name.<runner>.ext`` file is the version of, or None for any other file."""
+    parts = path.name.split(".")
+    return parts[-2] if len(parts) >= 3 and parts[-2] in MANIFEST else None
+
+
 def select_variant_files(root: Path, chosen: str) -> None:
     """Keep ``name.<chosen>.ext`` as ``name.ext``; delete the other runners' versions."""
     for path in sorted(root.rglob("*")):
-        parts = path.name.split(".")
-        if not path.is_file() or len(parts) < 3 or parts[-2] not in MANIFEST:
+        runner = variant_runner(path)
+        if runner is None or not path.is_file():
             continue
-        if parts[-2] == chosen:
+        if runner == chosen:
+            parts = path.name.split(".")
             path.rename(path.with_name(".".join(parts[:-2] + parts[-1:])))
         else:
             path.unlink()
@@ -234,10 +241,6 @@ def read_text(path: Path) -> str:
         return ""
 
 
-def text_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES and p.name != ".env"]
-
-
 def compose_problems(root: Path) -> list[str]:
     text = (root / COMPOSE_FILE).read_text(encoding="utf-8")
     services_section = text.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]
@@ -258,12 +261,14 @@ def compose_problems(root: Path) -> list[str]:
     return problems
 
 
-def import_problems(root: Path) -> list[str]:
+def import_problems(root: Path, texts: dict[Path, str]) -> list[str]:
     """Every ``internal.*`` import in the backend must name a module that still exists."""
     backend = root / "backend"
     problems = []
-    for source in sorted(backend.rglob("*.py")):
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+    for source, text in texts.items():
+        if source.suffix != ".py" or backend not in source.parents:
+            continue
+        for node in ast.walk(ast.parse(text)):
             modules = []
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
@@ -278,19 +283,18 @@ def import_problems(root: Path) -> list[str]:
     return problems
 
 
-def leftover_problems(root: Path, chosen: str) -> list[str]:
+def leftover_problems(root: Path, chosen: str, paths: list[Path], texts: dict[Path, str]) -> list[str]:
     words = [w for name, runner in MANIFEST.items() if name != chosen for w in runner.words]
     if not words:
         return []
     pattern = re.compile("|".join(words), re.I)
-    readable = set(text_files(root)) | {root / ".env"}
     problems = []
-    for path in sorted(root.rglob("*")):
+    for path in paths:
         relative = str(path.relative_to(root))
         if pattern.search(relative):
             problems.append(f"{relative}: path belongs to a runner that was not chosen")
-        elif path in readable:
-            content = read_text(path)
+        elif path in texts:
+            content = texts[path]
             for text in USER_TEXT:
                 content = content.replace(text, "")
             found = pattern.search(content)
@@ -300,23 +304,19 @@ def leftover_problems(root: Path, chosen: str) -> list[str]:
     return problems
 
 
-def leftover_template_syntax(root: Path) -> list[str]:
-    return [
-        str(path.relative_to(root))
-        for path in text_files(root)
-        if path.suffix != ".mako" and TEMPLATE_SYNTAX.search(read_text(path))
-    ]
-
-
 def consistency_problems(root: Path, chosen: str) -> list[str]:
-    problems = compose_problems(root) + import_problems(root) + leftover_problems(root, chosen)
-    problems += [f"{name}: unrendered template syntax" for name in leftover_template_syntax(root)]
-    leftover_variants = [
-        str(path.relative_to(root))
-        for path in root.rglob("*")
-        if len(path.name.split(".")) >= 3 and path.name.split(".")[-2] in MANIFEST
+    """Everything that makes a generated project inconsistent; empty when it is sound."""
+    paths = sorted(root.rglob("*"))
+    texts = {path: read_text(path) for path in paths if path.is_file() and path.suffix in TEXT_SUFFIXES}
+    problems = compose_problems(root) + import_problems(root, texts) + leftover_problems(root, chosen, paths, texts)
+    problems += [
+        f"{path.relative_to(root)}: unrendered template syntax"
+        for path, text in texts.items()
+        if path.suffix != ".mako" and TEMPLATE_SYNTAX.search(text)
     ]
-    problems += [f"{name}: runner variant file was not resolved" for name in leftover_variants]
+    problems += [
+        f"{path.relative_to(root)}: runner variant file was not resolved" for path in paths if variant_runner(path)
+    ]
     return problems
 
 
@@ -330,9 +330,8 @@ NEXT_STEPS = {
 
 
 def remove_tool_caches(root: Path) -> None:
-    for name in TOOL_CACHES:
-        for cache in list(root.rglob(name)):
-            shutil.rmtree(cache, ignore_errors=True)
+    for cache in [path for path in root.rglob("*") if path.name in TOOL_CACHES and path.is_dir()]:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def apply(root: Path, chosen: str) -> list[str]:
