@@ -21,7 +21,7 @@ from celery.signals import (  # type: ignore[import-untyped]
     worker_process_shutdown,
 )
 
-from internal.config import Settings, get_settings
+from internal.config import Settings, get_settings, use_settings
 from internal.db.sync import dispose_all
 from internal.logs import configure_logging
 
@@ -88,23 +88,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-class _Current:
-    settings: Settings | None = None
-
-
 def configure(celery: Any, settings: Settings) -> None:
-    """(Re)configure `celery` from `settings`; job code then runs with these settings."""
+    """(Re)configure `celery` from `settings`; job code in this process then runs with them too."""
     celery.conf.update(celery_config(settings))
-    _Current.settings = settings
-
-
-def job_settings() -> Settings:
-    """The settings job code runs with in this process."""
-    return _Current.settings or get_settings()
+    use_settings(settings)
 
 
 app = Celery("internal", include=["internal.celery_tasks"])
-configure(app, get_settings())
+# Not `configure`: importing the app must not pin the settings job code runs with.
+app.conf.update(celery_config(get_settings()))
 
 
 @setup_logging.connect  # type: ignore[untyped-decorator]
@@ -112,7 +104,7 @@ def _logging(loglevel: int | str | None = None, **_: Any) -> None:
     """Route worker and beat logs through the project's formatter (JSON lines in production)."""
     level = logging.getLevelName(loglevel.upper()) if isinstance(loglevel, str) else loglevel
     configure_logging(
-        json_lines=job_settings().environment == "production",
+        json_lines=get_settings().environment == "production",
         level=level if isinstance(level, int) else logging.INFO,
     )
 

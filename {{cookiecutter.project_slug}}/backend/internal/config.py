@@ -81,7 +81,21 @@ class Settings(BaseSettings):
         return sync_database_url(self.database_url)
 
 
-@lru_cache
+class _Process:
+    settings: Settings | None = None
+
+
+def use_settings(settings: Settings | None) -> None:
+    """Make `get_settings()` return `settings` in this process (a worker built from explicit
+    settings, or tests); None goes back to the environment."""
+    _Process.settings = settings
+
+
 def get_settings() -> Settings:
-    """Settings of this process, read once."""
+    """Settings of this process: those given to `use_settings`, else the environment's, read once."""
+    return _Process.settings or _environment_settings()
+
+
+@lru_cache
+def _environment_settings() -> Settings:
     return Settings()

@@ -17,9 +17,8 @@ import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from internal.config import Settings
+from internal.config import Settings, use_settings
 from internal.jobs.runner import connect
-from internal.workers.activities import use_settings
 from internal.workers.main import ACTIVITY_THREADS, build_workers
 
 TASK_QUEUE = "tests"

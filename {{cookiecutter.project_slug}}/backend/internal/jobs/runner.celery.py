@@ -26,9 +26,8 @@ from internal.celery_app import (
     MAX_REDELIVERIES,
     VISIBILITY_TIMEOUT_SECONDS,
     app,
-    job_settings,
 )
-from internal.config import Settings
+from internal.config import Settings, get_settings
 from internal.jobs.contract import JobContract, PermanentJobError
 from internal.services.failed_jobs import record_failed_job
 
@@ -147,7 +146,7 @@ class JobTask(Task):  # type: ignore[misc]
     failure_hook: Any = None  # staticmethod(FailureHook) or None
 
     def run(self, arguments: dict[str, Any]) -> None:
-        settings = job_settings()
+        settings = get_settings()
         task_id: str = self.request.id
         retries: int = self.request.retries
         deliveries = count_delivery(settings, task_id, retries)
@@ -186,7 +185,7 @@ class JobTask(Task):  # type: ignore[misc]
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         arguments = args[0] if args else kwargs.get("arguments", {})
         attempts = int(getattr(self.request, "retries", 0) or 0) + 1
-        self.fail_permanently(job_settings(), arguments, exc, attempts=attempts)
+        self.fail_permanently(get_settings(), arguments, exc, attempts=attempts)
 
     def fail_permanently(
         self, settings: Settings, arguments: dict[str, Any], exc: BaseException, *, attempts: int

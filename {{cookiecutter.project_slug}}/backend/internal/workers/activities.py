@@ -14,24 +14,12 @@ from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from internal.config import Settings, get_settings
+from internal.config import get_settings
 from internal.jobs.contract import PermanentJobError
 from internal.models.orders import OrderStatus
 from internal.services import failed_jobs, orders
 
 T = TypeVar("T")
-
-_settings: Settings | None = None
-
-
-def use_settings(settings: Settings | None) -> None:
-    """Settings for the activities of this process (the worker's); None goes back to the environment."""
-    global _settings
-    _settings = settings
-
-
-def job_settings() -> Settings:
-    return _settings if _settings is not None else get_settings()
 
 
 def as_failure(exc: Exception) -> ApplicationError:
@@ -46,7 +34,7 @@ def as_failure(exc: Exception) -> ApplicationError:
 
 def run_step(step: Callable[..., T], *args: Any) -> T:
     try:
-        return step(job_settings(), *args)
+        return step(get_settings(), *args)
     except Exception as exc:
         raise as_failure(exc) from exc
 
@@ -69,7 +57,7 @@ class FailedJobRecorded(BaseModel):
 def record_failed_job(entry: FailedJobInput) -> FailedJobRecorded:
     """Keep a job that failed for good in the failed-jobs store (listed and retried over HTTP)."""
     failed_job_id = failed_jobs.record_failed_job(
-        job_settings(),
+        get_settings(),
         job_name=entry.job_name,
         arguments=entry.arguments,
         exception=entry.exception,

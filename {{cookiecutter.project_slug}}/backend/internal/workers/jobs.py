@@ -22,9 +22,9 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from internal.config import Settings
+    from internal.config import Settings, get_settings
     from internal.jobs.contract import JobContract
-    from internal.workers.activities import FailedJobInput, as_failure, job_settings, record_failed_job
+    from internal.workers.activities import FailedJobInput, as_failure, record_failed_job
 
 InputT = TypeVar("InputT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -50,7 +50,7 @@ def run_activity(
 ) -> ResultT:
     """Run a job's `handle` inside its (sync, thread-pool) activity."""
     try:
-        return handle(job_settings(), payload)
+        return handle(get_settings(), payload)
     except Exception as exc:
         # The attempt number travels in the failure, so the failed-jobs entry can report it.
         raise as_failure(exc) from exc

@@ -30,12 +30,11 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from internal import jobs, workers
-from internal.config import Settings, get_settings
+from internal.config import Settings, get_settings, use_settings
 from internal.db.sync import dispose_all
 from internal.jobs.registry import job_modules
 from internal.jobs.runner import connect, task_queue
 from internal.logs import configure_logging
-from internal.workers.activities import use_settings
 
 log = logging.getLogger("internal.workers")
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from internal.config import Settings
-from internal.workers.activities import use_settings
+from internal.config import Settings, use_settings
 
 
 @pytest.fixture
