@@ -78,7 +78,7 @@ MANIFEST: dict[str, Runner] = {
 # Caches a developer's tools leave in the template's working copy; they never belong in a project.
 TOOL_CACHES = (".ruff_cache", ".mypy_cache", ".pytest_cache", "__pycache__")
 # Keys of .env.example whose placeholder is replaced by a fresh secret in .env.
-SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD")
+SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD", "FIRST_ADMIN_PASSWORD")
 COMPOSE_FILE = "docker-compose.yml"
 ENV_EXAMPLE = ".env.example"
 PYPROJECT = "backend/pyproject.toml"

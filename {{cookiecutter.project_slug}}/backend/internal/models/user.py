@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Boolean, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from internal.db.base import Base, UTCDateTime, utcnow
@@ -20,3 +20,27 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set by the SendWelcomeEmail job in the same transaction that holds the user's row lock.
     welcome_email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # An Argon2id hash (never the password). None: no password set yet, login impossible until a
+    # password reset sets one.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Admins run the job operations (the failed-jobs store) and see every user.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class PasswordReset(Base):
+    """One password-reset request; the emailed token is stored only as its SHA-256 hash.
+
+    The SendPasswordResetEmail job creates the token, emails it and records `email_sent_at` in one
+    transaction under the row lock, so the email goes out once. Confirming sets `used_at`
+    conditionally (only while it is NULL and unexpired), so a token works exactly once.
+    """
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
