@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -150,7 +151,10 @@ def jobs_retry(args: argparse.Namespace) -> int:
 def users_create_admin(args: argparse.Namespace) -> int:
     from internal.lich import users
 
-    in_backend(find_project())
+    # Inside the container image (the backend alone) there is no project to find: the settings
+    # come from the environment, and the command runs where it is.
+    with contextlib.suppress(LichError):
+        in_backend(find_project())
     settings = load_settings()
     email = users.valid_email(args.email)
     password = users.read_password(sys.stdin)

@@ -361,6 +361,18 @@ def test_create_admin_refuses_a_weak_or_empty_password(
     assert stored_user(project_settings, "boss@example.com") is None
 
 
+def test_create_admin_works_outside_the_source_tree_as_in_the_container(
+    project_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = create_admin(capsys, monkeypatch, "boss@example.com", ADMIN_PASSWORD)
+    assert code == 0, err
+    assert stored_user(project_settings, "boss@example.com") is not None
+
+
 def test_create_admin_refuses_an_invalid_email(
     project_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

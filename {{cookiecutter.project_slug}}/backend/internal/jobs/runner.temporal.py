@@ -105,7 +105,9 @@ class JobRunner:
         try:
             return await self._start(run, arg, workflow_id=workflow_id, queue=queue)
         except WorkflowAlreadyStartedError:
-            task = asyncio.create_task(self._start_if_it_fails(run, arg, workflow_id=workflow_id, queue=queue))
+            task = asyncio.create_task(
+                self._start_if_it_fails(run, arg, workflow_id=workflow_id, queue=queue)
+            )
             self._follow_ups.add(task)
             task.add_done_callback(self._follow_ups.discard)
             return None
@@ -133,7 +135,9 @@ class JobRunner:
         except WorkflowAlreadyStartedError:
             log.info("workflow already started again, nothing to do", extra={"workflow_id": workflow_id})
         except Exception:
-            log.exception("could not start the workflow after its failed run", extra={"workflow_id": workflow_id})
+            log.exception(
+                "could not start the workflow after its failed run", extra={"workflow_id": workflow_id}
+            )
 
     async def _closes_failed(self, workflow_id: str) -> bool:
         """Whether the current run of `workflow_id` fails within a short wait."""

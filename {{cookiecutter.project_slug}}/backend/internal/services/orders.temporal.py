@@ -63,7 +63,11 @@ async def set_stock(session: AsyncSession, sku: str, quantity: int) -> Inventory
 
 async def create_order(session: AsyncSession, data: OrderCreate, *, user_id: int) -> Order:
     order = Order(
-        sku=data.sku, quantity=data.quantity, amount_cents=data.amount_cents, email=data.email, user_id=user_id
+        sku=data.sku,
+        quantity=data.quantity,
+        amount_cents=data.amount_cents,
+        email=data.email,
+        user_id=user_id,
     )
     session.add(order)
     await session.flush()

@@ -130,7 +130,10 @@ async def test_a_refused_start_returns_while_the_running_run_is_still_running(ru
     workflow_id = f"s-{payload.key}"
     first = await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
     assert first is not None
-    assert await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE) is None
+    assert (
+        await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
+        is None
+    )
     assert (await first.describe()).status == WorkflowExecutionStatus.RUNNING
     await runner.drain()
 

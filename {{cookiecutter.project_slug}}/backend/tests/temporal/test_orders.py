@@ -127,7 +127,9 @@ async def test_unknown_order_is_404(client: httpx.AsyncClient, admin_headers: He
     "changes",
     [{"quantity": 0}, {"amount_cents": -1}, {"email": "not-an-email"}, {"sku": ""}],
 )
-async def test_invalid_order_is_422(client: httpx.AsyncClient, changes: dict[str, Any], admin_headers: Headers) -> None:
+async def test_invalid_order_is_422(
+    client: httpx.AsyncClient, changes: dict[str, Any], admin_headers: Headers
+) -> None:
     response = await client.post("/api/v1/orders", json={**ORDER, **changes}, headers=admin_headers)
     assert response.status_code == 422
 
