@@ -254,7 +254,7 @@ def app_env(database_url: str, smtp: SmtpServer, **runner: str) -> dict[str, str
     """What compose's `x-backend.environment` gives the app containers, pointed at local services."""
     return project_env(
         ENVIRONMENT="production",
-        SECRET_KEY="native-secret-abcdefghijklmnopqrstuvwxyz0123456789",
+        SECRET_KEY="native-secret-abcdefghijklmnopqrstuvwxyz0123456789",  # noqa: S106  (tests only)
         DATABASE_URL=database_url,
         SMTP_HOST=smtp.host,
         SMTP_PORT=str(smtp.port),
@@ -275,7 +275,7 @@ def start_api(project: Path, env: dict[str, str], log_dir: Path) -> tuple[str, P
     return f"http://127.0.0.1:{port}", api
 
 
-E2E_PASSWORD = "e2e pass phrase 42"
+E2E_PASSWORD = "e2e pass phrase 42"  # noqa: S105  (tests only)
 
 
 def sign_up_log_in_and_get_welcomed(
