@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 from internal.config import Settings
 from internal.db.base import utcnow
 from internal.db.sync import sync_sessionmaker
+from internal.jobs.registry import job_modules
+from internal.jobs.send_password_reset_email import SendPasswordResetEmailInput
 from internal.models import PasswordReset
 from internal.services.password_reset import send_password_reset_email, token_hash
 from tests.support import Mailbox, eventually, log_in, reset_token_in, sign_up
@@ -97,3 +99,8 @@ async def test_the_job_sends_each_request_once(
         reset_id = session.scalars(select(PasswordReset.id)).one()
     assert send_password_reset_email(settings, reset_id) is False
     assert len([m for m in mailbox.messages if "Reset" in m["Subject"]]) == 1
+
+
+def test_the_job_is_discovered_with_no_list_to_edit() -> None:
+    contract, _ = job_modules()["send_password_reset_email"]
+    assert contract.input_model is SendPasswordResetEmailInput
