@@ -14,7 +14,7 @@ from internal.db.base import utcnow
 from internal.db.sync import sync_sessionmaker
 from internal.jobs.registry import job_modules
 from internal.jobs.send_password_reset_email import SendPasswordResetEmailInput
-from internal.models import PasswordReset
+from internal.models import PasswordReset, User
 from internal.services.password_reset import send_password_reset_email, token_hash
 from tests.support import Mailbox, eventually, log_in, reset_token_in, sign_up
 
@@ -104,3 +104,18 @@ async def test_the_job_sends_each_request_once(
 def test_the_job_is_discovered_with_no_list_to_edit() -> None:
     contract, _ = job_modules()["send_password_reset_email"]
     assert contract.input_model is SendPasswordResetEmailInput
+
+
+def test_an_expired_request_sends_no_email(settings: Settings, mailbox: Mailbox) -> None:
+    with sync_sessionmaker(settings.sync_database_url).begin() as session:
+        user = User(email="late@example.com", name="Late")
+        session.add(user)
+        session.flush()
+        reset = PasswordReset(
+            user_id=user.id, salt="s", token_hash="h", expires_at=utcnow() - timedelta(seconds=1)
+        )
+        session.add(reset)
+        session.flush()
+        reset_id = reset.id
+    assert send_password_reset_email(settings, reset_id) is False
+    assert mailbox.messages == []

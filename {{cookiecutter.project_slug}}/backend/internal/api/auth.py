@@ -28,10 +28,10 @@ async def login(
 
 @router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED)
 async def request_password_reset(
-    data: PasswordResetRequest, uow: UnitOfWorkDep, runner: JobRunnerDep
+    data: PasswordResetRequest, uow: UnitOfWorkDep, runner: JobRunnerDep, settings: SettingsDep
 ) -> dict[str, str]:
     """Always 202, whether or not the email has an account; if it has, the reset email is on its way."""
-    reset_id = await password_reset.request_reset(uow.session, data.email)
+    reset_id = await password_reset.request_reset(uow.session, settings, data.email)
     if reset_id is not None:
         payload = SendPasswordResetEmailInput(reset_id=reset_id)
         uow.after_commit(lambda: registry.dispatch(runner, SEND_PASSWORD_RESET_EMAIL, payload))

@@ -28,11 +28,12 @@ class User(Base):
 
 
 class PasswordReset(Base):
-    """One password-reset request; the emailed token is stored only as its SHA-256 hash.
+    """One password-reset request. The emailed token is never stored: it is derived from `salt`
+    with SECRET_KEY (see `internal.services.password_reset`), and only its SHA-256 hash is kept.
 
-    The SendPasswordResetEmail job creates the token, emails it and records `email_sent_at` in one
-    transaction under the row lock, so the email goes out once. Confirming sets `used_at`
-    conditionally (only while it is NULL and unexpired), so a token works exactly once.
+    The SendPasswordResetEmail job emails it and records `email_sent_at` under the row lock, so the
+    email goes out once. Confirming sets `used_at` conditionally (only while it is NULL and
+    unexpired), so a token works exactly once.
     """
 
     __tablename__ = "password_resets"
@@ -40,7 +41,8 @@ class PasswordReset(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    salt: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     email_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -29,8 +29,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("requested_at", internal.db.base.UTCDateTime(), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=True),
-        sa.Column("expires_at", internal.db.base.UTCDateTime(), nullable=True),
+        sa.Column("salt", sa.String(length=64), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", internal.db.base.UTCDateTime(), nullable=False),
         sa.Column("email_sent_at", internal.db.base.UTCDateTime(), nullable=True),
         sa.Column("used_at", internal.db.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
