@@ -272,6 +272,7 @@ def app_env(database_url: str, smtp: SmtpServer, **runner: str) -> dict[str, str
         DATABASE_URL=database_url,
         SMTP_HOST=smtp.host,
         SMTP_PORT=str(smtp.port),
+        SMTP_TLS="none",  # the tests' SMTP server speaks plain SMTP; production defaults to STARTTLS
         **runner,
     )
 
