@@ -5,6 +5,7 @@
     lich jobs failed [--limit N]                   the failed-jobs store, newest first
     lich jobs retry <id>                           run a failed job again
     lich users create-admin <email>                create an admin (or promote a user); password prompted
+    lich mail                                      the emails `lich dev`'s mail sink caught
 
 Works from anywhere inside the project. Errors are one line on stderr and a non-zero exit code (2 for
 a wrong command line); nothing is written when a command is refused.
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The password is prompted twice, or read from stdin when it is not a terminal.",
     )
     admin.add_argument("email", help="the admin's email (an existing user is promoted)")
+    commands.add_parser("mail", help="list the emails that the mail sink of `lich dev` caught")
     return parser
 
 
@@ -116,7 +118,7 @@ def make_job(args: argparse.Namespace) -> int:
 
 def dev(args: argparse.Namespace) -> int:
     from internal.lich import dev as devserver
-    from internal.lich import stack
+    from internal.lich import mail, stack
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number")
@@ -124,8 +126,14 @@ def dev(args: argparse.Namespace) -> int:
     in_backend(project)
     settings = load_settings()
     migrate = devserver.python_module("migrate", "internal.migrate")
-    services = stack.processes(project, settings, host=args.host, port=args.port)
+    sink = mail.sink_processes(project, settings)
+    services = [*sink, *stack.processes(project, settings, host=args.host, port=args.port)]
     banner = stack.banner(settings, host=args.host, port=args.port)
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    if sink:
+        banner.insert(0, f"mail sink on {where}: every email is kept in {mail.MAIL_FOLDER}/ (`lich mail`)")
+    else:
+        banner.insert(0, f"mail goes to the SMTP server at {where}")
     return devserver.run(project.backend, [migrate], services, banner)
 
 
@@ -163,6 +171,18 @@ def users_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def list_mail(args: argparse.Namespace) -> int:
+    from internal.lich import mail
+
+    messages = mail.caught(find_project().root / mail.MAIL_FOLDER)
+    print(
+        mail.format_table(messages)
+        if messages
+        else f"No mail caught yet (`lich dev` keeps it in {mail.MAIL_FOLDER}/)."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -175,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         ("jobs", "failed"): jobs_failed,
         ("jobs", "retry"): jobs_retry,
         ("users", "create-admin"): users_create_admin,
+        ("mail", None): list_mail,
     }
     command = commands.get((args.command, getattr(args, "what", None)))
     if command is None:

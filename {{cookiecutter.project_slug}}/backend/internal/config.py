@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # The first admin, created (or promoted) by `python -m internal.migrate` when both are set.
     first_admin_email: str = ""
     first_admin_password: SecretStr = SecretStr("")
+    # Login for mail providers; empty: no login.
+    smtp_user: str = ""
+    smtp_password: str = ""
+    # starttls | ssl | none; empty: none in development and test, starttls in production.
+    smtp_tls: Literal["starttls", "ssl", "none", ""] = ""
 {%- if cookiecutter.task_runner == "celery" %}
     # Celery's broker and result backend are REDIS_URL unless set (empty = use REDIS_URL).
     redis_url: str = "redis://localhost:6379/0"
@@ -70,6 +75,12 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "{{ cookiecutter.project_slug }}"
+    # TLS to the frontend (Temporal Cloud, any TLS cluster), with a client certificate for mTLS.
+    temporal_tls: bool = False
+    temporal_tls_client_cert: str = ""
+    temporal_tls_client_key: str = ""
+    # Temporal Cloud API key (implies TLS).
+    temporal_api_key: str = ""
 {%- endif %}
 
     @field_validator("database_url")
@@ -84,6 +95,13 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("refusing to run in production: " + "; ".join(problems))
         return self
+
+    @property
+    def smtp_security(self) -> Literal["starttls", "ssl", "none"]:
+        """SMTP_TLS, or the environment's default: encrypted in production, plain for local sinks."""
+        if self.smtp_tls:
+            return self.smtp_tls
+        return "starttls" if self.environment == "production" else "none"
 
     @property
     def sync_database_url(self) -> str:
