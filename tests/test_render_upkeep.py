@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.helpers import RUNNERS
+from tests.helpers import RUNNERS, TEMPLATE, bake, compose
 
 pytestmark = pytest.mark.render
 
@@ -66,3 +70,165 @@ def test_ci_and_dockerfile_install_exactly_the_lock(baked: Callable[[str], Path]
         syncs = re.findall(r"uv sync[^\n]*", (project / relative).read_text())
         assert syncs, relative
         assert all("--locked" in sync for sync in syncs), (relative, syncs)
+
+
+# --- images ------------------------------------------------------------------------------------
+
+# A release tag: at least major.minor (`18.4-alpine`, `v1.34.0`, `0.13.9`); never `latest` or a bare
+# major (`8-alpine`) that moves under the project. Python's minor line follows `python_version`.
+RELEASE_TAG = re.compile(r"^v?\d+\.\d+")
+
+
+def image_references(project: Path) -> list[str]:
+    images = [service["image"] for service in compose(project)["services"].values() if "build" not in service]
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    for job in workflow["jobs"].values():
+        images += [service["image"] for service in job.get("services", {}).values()]
+    dockerfile = (project / "backend/Dockerfile").read_text()
+    arguments = dict(re.findall(r"^ARG (\w+)=(\S+)", dockerfile, re.M))
+    for image in re.findall(r"^FROM (\S+)", dockerfile, re.M):
+        images.append(re.sub(r"\$\{(\w+)\}", lambda match: arguments[match.group(1)], image))
+    return images
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_every_image_names_a_release_not_latest_or_a_major(baked: Callable[[str], Path], runner: str) -> None:
+    images = image_references(baked(runner))
+    assert len(images) >= 4
+    floating = [image for image in images if ":" not in image or not RELEASE_TAG.match(image.rsplit(":", 1)[1])]
+    assert floating == []
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_postgres_volume_is_where_postgres_18_keeps_its_data(baked: Callable[[str], Path], runner: str) -> None:
+    db = compose(baked(runner))["services"]["db"]
+    assert db["image"].startswith("postgres:18.")
+    assert db["volumes"] == ["postgres_data:/var/lib/postgresql"]
+
+
+@pytest.mark.parametrize("python_version", json.loads((TEMPLATE / "cookiecutter.json").read_text())["python_version"])
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_every_locked_binary_package_has_a_wheel_for_each_offered_python(runner: str, python_version: str) -> None:
+    """A `python_version` is offered only where every compiled dependency publishes a wheel for it."""
+    lock = tomllib.loads((TEMPLATE / "{{cookiecutter.project_slug}}" / "backend" / f"uv.{runner}.lock").read_text())
+    minor = int(python_version.split(".")[1])
+    missing = []
+    for package in lock["package"]:
+        wheels = [wheel["url"].rsplit("/", 1)[1] for wheel in package.get("wheels", [])]
+        if not wheels or any(name.endswith("-none-any.whl") or "-py3-none-" in name for name in wheels):
+            continue
+        tags = [re.search(r"-(cp|py)3(\d+)-(\w+)-", name) for name in wheels]
+        if not any(
+            tag and (int(tag.group(2)) == minor or (tag.group(3) == "abi3" and int(tag.group(2)) <= minor))
+            for tag in tags
+        ):
+            missing.append(f"{package['name']} {package['version']}")
+    assert missing == []
+
+
+def test_python_3_14_bakes_into_the_images_and_ci(tmp_path: Path) -> None:
+    project = bake(tmp_path, task_runner="none", python_version="3.14")
+    assert "ARG PYTHON_VERSION=3.14" in (project / "backend/Dockerfile").read_text()
+    assert compose(project)["services"]["api"]["build"]["args"]["PYTHON_VERSION"] == "3.14"
+    assert 'python-version: "3.14"' in (project / ".github/workflows/ci.yml").read_text()
+
+
+# --- GitHub: workflows and Dependabot ----------------------------------------------------------
+
+
+def workflow_of(project: Path) -> dict[str, Any]:
+    workflow: dict[str, Any] = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as a boolean
+    return workflow
+
+
+def steps_of(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job["steps"]]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_actions_are_pinned_by_commit_with_the_version_in_a_comment(baked: Callable[[str], Path], runner: str) -> None:
+    text = (baked(runner) / ".github/workflows/ci.yml").read_text()
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses
+    assert [
+        ref for ref, comment in uses if not (re.search(r"@[0-9a-f]{40}$", ref) and re.match(r" # v\d", comment))
+    ] == []
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_workflow_only_reads_and_keeps_no_credentials(baked: Callable[[str], Path], runner: str) -> None:
+    workflow = workflow_of(baked(runner))
+    assert workflow["permissions"] == {"contents": "read"}
+    checkouts = [step for step in steps_of(workflow) if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(step["with"]["persist-credentials"] is False for step in checkouts)
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_ci_builds_the_backend_image(baked: Callable[[str], Path], runner: str) -> None:
+    builds = [
+        step for step in steps_of(workflow_of(baked(runner))) if "docker/build-push-action@" in step.get("uses", "")
+    ]
+    assert [(step["with"]["context"], step["with"]["push"]) for step in builds] == [("backend", False)]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_dependabot_groups_every_ecosystem_of_the_project(baked: Callable[[str], Path], runner: str) -> None:
+    config = yaml.safe_load((baked(runner) / ".github/dependabot.yml").read_text())
+    updates = {(update["package-ecosystem"], update["directory"]): update for update in config["updates"]}
+    assert set(updates) == {
+        ("uv", "/backend"),
+        ("docker", "/backend"),
+        ("docker-compose", "/"),
+        ("github-actions", "/"),
+    }
+    assert all(update["groups"] and update["cooldown"]["default-days"] >= 7 for update in updates.values())
+
+
+# --- pre-commit = make lint ----------------------------------------------------------------------
+
+
+def make_prerequisites(makefile: str, target: str) -> list[str]:
+    [line] = re.findall(rf"^{target}:(.*)$", makefile, re.M)
+    return line.split()
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_pre_commit_runs_exactly_the_make_lint_checks(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"], "hooks run offline, from the project's env"
+    entries = [hook["entry"] for repo in config["repos"] for hook in repo["hooks"]]
+    lint = make_prerequisites((project / "Makefile").read_text(), "lint")
+    assert sorted(entries) == sorted(f"make {target}" for target in lint)
+
+
+STATIC_CHECKS = {
+    "hadolint": ["hadolint", "backend/Dockerfile"],
+    "compose-schema": ["check-jsonschema", "--builtin-schema", "vendor.compose-spec", "docker-compose.yml"],
+    "workflow-schema": ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", ".github/workflows/ci.yml"],
+    "dependabot-schema": ["check-jsonschema", "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"],
+    "zizmor": ["zizmor", "--offline", "--no-progress", "."],
+}
+
+
+@pytest.mark.parametrize("check", sorted(STATIC_CHECKS))
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_offline_static_check_is_clean(baked: Callable[[str], Path], runner: str, check: str) -> None:
+    """The checks of the project's `make lint` that need no install of the project, on every variant."""
+    tool, *arguments = STATIC_CHECKS[check]
+    executable = Path(sys.executable).parent / tool
+    result = subprocess.run(
+        [str(executable), *arguments], cwd=baked(runner), capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    makefile = (baked(runner) / "Makefile").read_text()
+    assert f"$(RUN) {tool} " in makefile
+
+
+def test_template_repo_has_dependabot_for_its_own_uv_and_actions() -> None:
+    config = yaml.safe_load((TEMPLATE / ".github/dependabot.yml").read_text())
+    assert {(update["package-ecosystem"], update["directory"]) for update in config["updates"]} == {
+        ("uv", "/"),
+        ("github-actions", "/"),
+    }
