@@ -366,20 +366,6 @@ def apply(root: Path, chosen: str) -> list[str]:
     return consistency_problems(root, chosen)
 
 
-def link_root_environment(root: Path) -> None:
-    """Make `uv run lich ...` work from the project root, not only inside backend/.
-
-    uv finds no project at the root (the Python project is backend/), so it uses the `.venv` it finds
-    there: a link to the backend's environment. Where links are unavailable, the root simply has none.
-    """
-    link = root / ".venv"
-    if not link.exists() and not link.is_symlink():
-        try:
-            link.symlink_to(Path("backend") / ".venv", target_is_directory=True)
-        except OSError:
-            pass
-
-
 def main() -> int:
     root = Path.cwd()
     problems = apply(root, CHOSEN)
@@ -388,7 +374,6 @@ def main() -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    link_root_environment(root)
     print(
         f"\nCreated {root.name} with task runner '{CHOSEN}'.\n\n"
         f"Next steps:\n"

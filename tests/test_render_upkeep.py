@@ -232,3 +232,15 @@ def test_template_repo_has_dependabot_for_its_own_uv_and_actions() -> None:
         ("uv", "/"),
         ("github-actions", "/"),
     }
+
+
+# --- update path ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_no_root_venv_link_and_cruft_skips_local_files(baked: Callable[[str], Path], runner: str) -> None:
+    """A `.venv` link at the root made `cruft diff` crash; `.env` (secrets) and the lock stay local."""
+    project = baked(runner)
+    assert not (project / ".venv").exists() and not (project / ".venv").is_symlink()
+    skip = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["cruft"]["skip"]
+    assert {".env", "backend/uv.lock"} <= set(skip)
