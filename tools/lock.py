@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parents[1]
@@ -29,9 +30,20 @@ def runners() -> list[str]:
     return list(json.loads((TEMPLATE / "cookiecutter.json").read_text())["task_runner"])
 
 
+def readable(stored: Path) -> bool:
+    """A stored lock uv can start from; a missing one, or one left with merge conflict markers after
+    two branches changed it, is resolved from scratch instead."""
+    try:
+        tomllib.loads(stored.read_text(encoding="utf-8"))
+    except (FileNotFoundError, tomllib.TOMLDecodeError):
+        print(f"{stored.name}: missing or unreadable (a merge conflict?): resolving from scratch")
+        return False
+    return True
+
+
 def lock(runner: str, workdir: Path, upgrade: bool) -> bool:
     stored = BACKEND / f"uv.{runner}.lock"
-    if not stored.exists():
+    if not readable(stored):
         stored.write_text(SEED, encoding="utf-8")
     answers = [f"task_runner={runner}", f"project_slug={PLACEHOLDER_SLUG}"]
     bake = [sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", str(workdir / runner)]
