@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import missing_service
-from tests.helpers import RUNNERS, TEMPLATE, bake, compose
+from tests.helpers import COMPOSE_OVERRIDE, RUNNERS, TEMPLATE, bake, compose
 
 pytestmark = pytest.mark.render
 
@@ -82,7 +82,8 @@ RELEASE_TAG = re.compile(r"^v?\d+\.\d+")
 
 
 def image_references(project: Path) -> list[str]:
-    images = [service["image"] for service in compose(project)["services"].values() if "build" not in service]
+    services = [*compose(project)["services"].values(), *compose(project, COMPOSE_OVERRIDE)["services"].values()]
+    images = [service["image"] for service in services if "image" in service and "build" not in service]
     workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
     for job in workflow["jobs"].values():
         images += [service["image"] for service in job.get("services", {}).values()]
