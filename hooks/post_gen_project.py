@@ -2,8 +2,9 @@
 
 Everything runner-specific is declared once, in MANIFEST. The functions below it are generic: they
 remove what the runners that were not chosen own, pick the chosen runner's version of files that
-exist once per runner (``name.<runner>.py`` -> ``name.py``), write ``.env`` with fresh secrets, and
-then check that the result is consistent. Any inconsistency exits non-zero, which makes
+exist once per runner (``name.<runner>.py`` -> ``name.py``, the variant's ``uv.<runner>.lock``
+included, whose project entry gets this project's name), write ``.env`` with fresh secrets, and then
+check that the result is consistent. Any inconsistency exits non-zero, which makes
 cookiecutter delete the project: a broken project is never handed over.
 
 Offline and fast by design: no network, no package manager, no git, no Docker.
