@@ -1,4 +1,4 @@
-.PHONY: test test-render test-variant test-e2e test-cli lint bench
+.PHONY: test test-render test-variant test-e2e test-cli lint bench lock lock-upgrade
 
 ## Every tier (render, variant, e2e, cli) against real services: what CI runs.
 test:
@@ -28,3 +28,11 @@ lint:
 ## Bake time per variant against a bare-cookiecutter baseline.
 bench:
 	uv run python benchmarks/bake_time.py
+
+## Regenerate each variant's stored uv.lock after any change to the generated pyproject.toml
+## (unchanged requirements keep their versions); lock-upgrade moves everything to the newest allowed.
+lock:
+	uv run python tools/lock.py
+
+lock-upgrade:
+	uv run python tools/lock.py --upgrade

@@ -2,8 +2,9 @@
 
 Everything runner-specific is declared once, in MANIFEST. The functions below it are generic: they
 remove what the runners that were not chosen own, pick the chosen runner's version of files that
-exist once per runner (``name.<runner>.py`` -> ``name.py``), write ``.env`` with fresh secrets, and
-then check that the result is consistent. Any inconsistency exits non-zero, which makes
+exist once per runner (``name.<runner>.py`` -> ``name.py``, the variant's ``uv.<runner>.lock``
+included, whose project entry gets this project's name), write ``.env`` with fresh secrets, and then
+check that the result is consistent. Any inconsistency exits non-zero, which makes
 cookiecutter delete the project: a broken project is never handed over.
 
 Offline and fast by design: no network, no package manager, no git, no Docker.
@@ -91,6 +92,10 @@ SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD", "FIRST_ADMI
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.override.yml")
 ENV_EXAMPLE = ".env.example"
 PYPROJECT = "backend/pyproject.toml"
+LOCK = "backend/uv.lock"
+# The project's name in the stored locks (backend/uv.<runner>.lock, written by the template's
+# `make lock`): the hook gives the lock this project's name instead, with no resolver at bake time.
+LOCK_PLACEHOLDER = "lich-lock-placeholder"
 # Jinja's opening delimiters, spelled so that rendering this hook does not read them as Jinja.
 TEMPLATE_SYNTAX = re.compile("|".join(re.escape("{" + second) for second in ("{", "%", "#")))
 TEXT_SUFFIXES = {".py", ".md", ".yml", ".yaml", ".toml", ".ini", ".cfg", ".txt", ".mako", ".example", ""}
@@ -229,6 +234,23 @@ def select_variant_files(root: Path, chosen: str) -> None:
             path.unlink()
 
 
+def name_the_lock(root: Path, slug: str) -> None:
+    """Rename the stored lock's project entry to this project and move it to where uv sorts it.
+
+    The entry is the only place the lock names the project, so the result is byte for byte what
+    `uv lock` writes for this project (`uv lock --check` passes; a later `uv lock` rewrites nothing).
+    """
+    path = root / LOCK
+    name = normalize_name(slug)
+    head, *packages = path.read_text(encoding="utf-8").split("\n[[package]]\n")
+    [own] = [block for block in packages if block.startswith(f'name = "{LOCK_PLACEHOLDER}"\n')]
+    packages.remove(own)
+    own = own.replace(f'name = "{LOCK_PLACEHOLDER}"', f'name = "{name}"', 1)
+    names = [block.split('"', 2)[1] for block in packages]
+    packages.insert(sum(1 for other in names if other < name), own)
+    path.write_text("\n[[package]]\n".join([head, *packages]), encoding="utf-8")
+
+
 def write_env(root: Path) -> None:
     """Copy .env.example to .env (git-ignored), replacing placeholder secrets with fresh ones."""
     lines = []
@@ -355,22 +377,9 @@ def apply(root: Path, chosen: str) -> list[str]:
         if name != chosen:
             remove_runner(root, runner)
     select_variant_files(root, chosen)
+    name_the_lock(root, ANSWERS["project_slug"])
     write_env(root)
     return consistency_problems(root, chosen)
-
-
-def link_root_environment(root: Path) -> None:
-    """Make `uv run lich ...` work from the project root, not only inside backend/.
-
-    uv finds no project at the root (the Python project is backend/), so it uses the `.venv` it finds
-    there: a link to the backend's environment. Where links are unavailable, the root simply has none.
-    """
-    link = root / ".venv"
-    if not link.exists() and not link.is_symlink():
-        try:
-            link.symlink_to(Path("backend") / ".venv", target_is_directory=True)
-        except OSError:
-            pass
 
 
 def main() -> int:
@@ -381,7 +390,6 @@ def main() -> int:
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 1
-    link_root_environment(root)
     print(
         f"\nCreated {root.name} with task runner '{CHOSEN}'.\n\n"
         f"Next steps:\n"

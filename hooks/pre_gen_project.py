@@ -15,7 +15,7 @@ import sys
 ANSWERS: dict[str, str] = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 TASK_RUNNERS = ("celery", "temporal", "none")
-PYTHON_VERSIONS = ("3.11", "3.12", "3.13")
+PYTHON_VERSIONS = ("3.11", "3.12", "3.13", "3.14")
 # Names the generated backend imports; a project package of the same name would shadow them.
 RESERVED_SLUGS = frozenset(
     {

@@ -51,14 +51,15 @@ def uv() -> str:
 
 @pytest.fixture(scope="session")
 def synced(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Callable[[str], Path]:
-    """A baked project per runner with its backend environment installed (`uv sync`), shared by tiers."""
+    """A baked project per runner with its backend environment installed from the shipped lock
+    (`uv sync --locked`, which fails when the lock is out of date), shared by tiers."""
     cache: dict[str, Path] = {}
 
     def get(runner: str) -> Path:
         if runner not in cache:
             project = bake(tmp_path_factory.mktemp(f"synced-{runner}"), task_runner=runner, **BAKE_ANSWERS)
             result = subprocess.run(
-                [uv, "sync", "--quiet"],
+                [uv, "sync", "--locked", "--quiet"],
                 cwd=project / "backend",
                 env=project_env(),
                 capture_output=True,

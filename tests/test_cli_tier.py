@@ -1,6 +1,6 @@
 """Tier `cli`: the generated project's `lich` command, in every variant, as a user runs it.
 
-From the project root, `uv run lich make job GenerateReport` writes the job and its test; refusals
+In `backend/`, `uv run lich make job GenerateReport` writes the job and its test; refusals
 exit non-zero with one line and write nothing; the project's own tests (the new one included) pass;
 and a real worker registers and runs the new job with no other edit: in process (none), a Celery
 worker (celery), a Temporal worker on the dev server that `lich dev` embeds (temporal). `uv run lich
@@ -78,10 +78,10 @@ def lich_env(**overrides: str) -> dict[str, str]:
 
 
 def make_generate_report(project: Path, uv: str) -> None:
-    """`uv run lich make job GenerateReport` from the project root, once per project."""
+    """`uv run lich make job GenerateReport` in backend/ (where the README says to run it), once per project."""
     if all((project / relative).exists() for relative in JOB_FILES):
         return
-    result = run([uv, "run", "lich", "make", "job", "GenerateReport"], project, lich_env())
+    result = run([uv, "run", "lich", "make", "job", "GenerateReport"], project / "backend", lich_env())
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[:2] == ["✅ Job GenerateReportJob created!", "Files created:"], result.stdout
@@ -103,7 +103,7 @@ def run_tests(project: Path, redis_url: str | None) -> str:
 
 
 @pytest.mark.parametrize("runner", ["none", "celery", "temporal"])
-def test_make_job_from_the_project_root_and_the_projects_tests_pass(
+def test_make_job_and_the_projects_tests_pass(
     projects: Callable[[str], Path], uv: str, redis_url: str, runner: str
 ) -> None:
     project = projects(runner)
@@ -174,13 +174,13 @@ def test_none_registry_finds_the_new_job_and_retry_runs_it_in_process(
     )
     assert "generate_report" in names.stdout.split(), names.stderr
     entry = record_failed_generate_report(project, env, "in-process")
-    listed = run([uv, "run", "lich", "jobs", "failed"], project, env)
+    listed = run([uv, "run", "lich", "jobs", "failed"], project / "backend", env)
     assert listed.returncode == 0, listed.stderr
     assert any(line.split()[:2] == [str(entry), "generate_report"] for line in listed.stdout.splitlines())
-    retried = run([uv, "run", "lich", "jobs", "retry", str(entry)], project, env)
+    retried = run([uv, "run", "lich", "jobs", "retry", str(entry)], project / "backend", env)
     assert retried.returncode == 0, retried.stderr
     assert f"failed job {entry} (generate_report): ran in process" in retried.stdout
-    unknown = run([uv, "run", "lich", "jobs", "retry", "424242"], project, env)
+    unknown = run([uv, "run", "lich", "jobs", "retry", "424242"], project / "backend", env)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "lich: failed job 424242 not found"
 
@@ -198,7 +198,7 @@ def test_celery_worker_registers_and_runs_the_new_job(
         wait_until(lambda: " ready." in worker.log(), within=90, what="the worker to start", processes=(worker,))
         assert ". generate_report" in worker.log()  # the worker's own task list
         entry = record_failed_generate_report(project, env, "on-the-worker")
-        retried = run([uv, "run", "lich", "jobs", "retry", str(entry)], project, env)
+        retried = run([uv, "run", "lich", "jobs", "retry", str(entry)], project / "backend", env)
         assert retried.returncode == 0, retried.stderr
         wait_until(
             lambda: "generate report done" in worker.log(),
@@ -228,7 +228,8 @@ def start_dev(project: Path, uv: str, tmp_path: Path, port: int, env: dict[str, 
     (project / ".env").unlink(missing_ok=True)  # works with no .env: SQLite and the defaults
     for leftover in (project / "backend").glob("app.db*"):
         leftover.unlink()
-    dev = Process("lich_dev", [uv, "run", "lich", "dev", "--port", str(port)], cwd=project, env=env, log_dir=tmp_path)
+    command = [uv, "run", "lich", "dev", "--port", str(port)]
+    dev = Process("lich_dev", command, cwd=project / "backend", env=env, log_dir=tmp_path)
     wait_until(
         lambda: http_status(f"http://127.0.0.1:{port}/ready", timeout=3) == 200,
         within=120,

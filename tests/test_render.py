@@ -300,8 +300,10 @@ def test_ci_workflow_is_valid_and_runs_lint_types_and_tests(baked: Callable[[str
     workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the key `on` as a boolean
     assert schema_errors(workflow, builtin_schema("github-workflows")) == []
     steps = " ".join(step.get("run", "") for step in workflow["jobs"]["test"]["steps"])
-    for command in ("ruff check", "mypy", "pytest"):
-        assert command in steps
+    assert "make lint" in steps and "make test" in steps
+    makefile = (baked(runner) / "Makefile").read_text()
+    for command in ("ruff check", "mypy", "pytest --cov"):
+        assert command in makefile
 
 
 @pytest.mark.parametrize("runner", RUNNERS)

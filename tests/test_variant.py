@@ -47,6 +47,8 @@ def test_the_projects_own_make_test_passes_on_postgres(
     output = run(["make", "test"], synced(runner), env=env)
     [summary] = re.findall(r"^=* ?(\d+ passed.*?)(?: =*)?$", output, re.M)[-1:]
     assert "failed" not in summary and "skipped" not in summary and "error" not in summary, summary
+    [coverage] = re.findall(r"^Required test coverage of .*$", output, re.M)
+    print(f"{runner}: {coverage}")  # the figure, for the record (`pytest -rP`)
 
 
 @pytest.mark.parametrize("runner", RUNNERS)

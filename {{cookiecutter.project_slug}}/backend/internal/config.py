@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key", "password"})
@@ -20,22 +22,41 @@ SECRET_KEY_MIN_LENGTH = 32
 SECRET_KEY_MIN_DISTINCT = 10
 
 
+# The driver each accepted URL scheme runs on, async (the app) and blocking (job code in worker
+# threads). `postgres://` and `postgresql://` are what hosting providers hand out.
+ASYNC_DRIVERS = {
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "postgresql+psycopg_async": "postgresql+psycopg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+SYNC_DRIVERS = {"postgresql+psycopg": "postgresql+psycopg", "sqlite+aiosqlite": "sqlite"}
+
+
+def _with_driver(url: str, drivers: dict[str, str]) -> str:
+    """Parse with SQLAlchemy's own URL parser and swap only the driver; the rest stays as given."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        example = "postgresql://user@host/db"
+        raise ValueError(f"DATABASE_URL {url!r} is not a URL (expected e.g. {example})") from None
+    if parsed.drivername not in drivers:
+        raise ValueError(
+            f"DATABASE_URL scheme {parsed.drivername!r} is not supported (use postgresql:// or sqlite://)"
+        )
+    return parsed.set(drivername=drivers[parsed.drivername]).render_as_string(hide_password=False)
+
+
 def async_database_url(url: str) -> str:
     """Pick the async driver for a URL as hosting providers hand it out (``postgres://...``)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError(f"DATABASE_URL {url!r} is not a URL (expected e.g. postgresql://user@host/db)")
-    if scheme in {"postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg_async"}:
-        return f"postgresql+psycopg://{rest}"
-    if scheme in {"sqlite", "sqlite+aiosqlite"}:
-        return f"sqlite+aiosqlite://{rest}"
-    raise ValueError(f"DATABASE_URL scheme {scheme!r} is not supported (use postgresql:// or sqlite://)")
+    return _with_driver(url, ASYNC_DRIVERS)
 
 
 def sync_database_url(url: str) -> str:
     """The same database through a blocking driver, for job code that runs in worker threads."""
-    scheme, _, rest = async_database_url(url).partition("://")
-    return f"sqlite://{rest}" if scheme.startswith("sqlite") else f"{scheme}://{rest}"
+    return _with_driver(async_database_url(url), SYNC_DRIVERS)
 
 
 class Settings(BaseSettings):

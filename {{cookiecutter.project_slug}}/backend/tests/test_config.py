@@ -20,6 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
         ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
         ("sqlite:///./app.db", "sqlite+aiosqlite:///./app.db"),
         ("sqlite+aiosqlite:///./app.db", "sqlite+aiosqlite:///./app.db"),
+        ("postgres://u:p%40ss@h/db?sslmode=require", "postgresql+psycopg://u:p%40ss@h/db?sslmode=require"),
     ],
 )
 def test_database_url_gets_the_async_driver(given: str, expected: str) -> None:
