@@ -61,11 +61,12 @@ async def serve(host: str, port: int, folder: Path) -> None:
 
     handler = SaveToFolder(folder)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: SMTP(handler, hostname="lich-dev"), host, port)
-    print(f"mail sink on {host}:{port}, messages kept in {folder}", flush=True)
+    # Before the port opens: whoever sees it open may stop the sink at once.
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    server = await loop.create_server(lambda: SMTP(handler, hostname="lich-dev"), host, port)
+    print(f"mail sink on {host}:{port}, messages kept in {folder}", flush=True)
     async with server:
         await stop.wait()
 
