@@ -1,38 +1,17 @@
-"""PurgeFailedJobs: every minute, delete failed-jobs entries retried more than 30 days ago.
-
-Periodic through its CONTRACT's schedule: beat sends it (see `internal.jobs.periodic`).
-"""
+"""PurgeFailedJobs (`internal.jobs.failed_jobs_retention`) as a Celery task; beat sends it on the
+contract's schedule (see `internal.jobs.periodic`)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from pydantic import BaseModel, Field
-
 from internal.config import Settings
-from internal.jobs.contract import JobContract
+from internal.jobs.failed_jobs_retention import PURGE_FAILED_JOBS, PurgeFailedJobsInput, purge
 from internal.jobs.runner import JobRunner, job_task
-from internal.jobs.schedule import Schedule
-from internal.services.failed_jobs import purge_retried
 
-
-class PurgeFailedJobsInput(BaseModel):
-    older_than_days: float = Field(default=30.0, ge=0)
-
-
-CONTRACT = JobContract(
-    name="purge_failed_jobs",
-    input_model=PurgeFailedJobsInput,
-    max_tries=3,
-    timeout=120.0,
-    retry_after=30.0,
-    queue="default",
-    schedule=Schedule(every=timedelta(minutes=1), payload={"older_than_days": 30}),
-)
+CONTRACT = PURGE_FAILED_JOBS
 
 
 def handle(settings: Settings, payload: PurgeFailedJobsInput) -> None:
-    purge_retried(settings, timedelta(days=payload.older_than_days))
+    purge(settings, payload)
 
 
 task = job_task(CONTRACT, handle)
