@@ -150,7 +150,12 @@ async def sync_schedules(
     prefix = schedule_prefix(settings)
     async for listed in await client.list_schedules():
         if listed.id.startswith(prefix) and listed.id not in wanted:
-            await client.get_schedule_handle(listed.id).delete()
+            try:
+                await client.get_schedule_handle(listed.id).delete()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                continue  # another worker starting at the same time deleted it first
             done[listed.id] = "deleted"
     log.info("periodic jobs scheduled on Temporal", extra={"schedules": done})
     return done
