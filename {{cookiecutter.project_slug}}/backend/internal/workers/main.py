@@ -137,7 +137,6 @@ async def run(settings: Settings, stop: asyncio.Event, heartbeat_file: Path | No
     client = await connect_with_retry(settings, stop)
     if client is None:
         return
-    await sync_schedules(client, settings)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         running = build_workers(client, settings, executor)
         async with AsyncExitStack() as stack:
@@ -151,6 +150,8 @@ async def run(settings: Settings, stop: asyncio.Event, heartbeat_file: Path | No
                     "task_queues": [w.task_queue for w in running],
                 },
             )
+            # Polling already: runs the Schedules start right away find a worker.
+            await sync_schedules(client, settings)
             beat = asyncio.create_task(_heartbeat(heartbeat_file)) if heartbeat_file else None
             await stop.wait()
             log.info("stopping: no new tasks; running activities get %ss", GRACEFUL_SHUTDOWN.seconds)
