@@ -8,7 +8,8 @@ setup) has one process and the same rule.
 
 Missed runs: a row whose time passed while no API was running is claimed at start, once, and moved
 to the next time after now, so at most one missed run is caught up. A new or changed declaration
-starts from the next time after now. A run still going when the next one is due is skipped.
+starts from the next time after now. Runs are handed to the in-process runner and not waited for:
+a run that outlasts its interval may overlap the next one.
 """
 
 from __future__ import annotations
