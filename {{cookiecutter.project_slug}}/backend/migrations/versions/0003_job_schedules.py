@@ -1,7 +1,7 @@
 """Job schedules: when each periodic job is next due (the API's in-process scheduler).
 
-Revision ID: 0002_job_schedules
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import internal.db.base
 
-revision: str = "0002_job_schedules"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
