@@ -47,7 +47,6 @@ MANIFEST: dict[str, Runner] = {
         paths=(
             "backend/internal/celery_app.py",
             "backend/internal/celery_tasks.py",
-            "backend/internal/jobs/purge_failed_jobs.py",
             "backend/tests/celery",
         ),
         compose_services=("redis", "celery_worker", "celery_beat", "flower"),

@@ -11,6 +11,7 @@ sink, and stops on Ctrl-C within seconds.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -122,6 +123,9 @@ def test_make_job_and_the_projects_tests_pass(
         (["9Lives"], 2, "not a valid job name"),
         ([""], 2, "empty"),
         (["GenerateReport", "--type=somethingelse"], 2, "dependencies and worker are not installed"),
+        (["NightlyReport", "--schedule", "61 * * * *"], 2, "--schedule: cron expression '61 * * * *'"),
+        (["NightlyReport", "--schedule", "0 8 * *"], 2, "it needs 5"),
+        (["NightlyReport", "--queue", "high"], 2, "set `queue=` in its CONTRACT"),
     ],
 )
 def test_refusals_exit_non_zero_with_one_line_and_write_nothing(
@@ -136,6 +140,73 @@ def test_refusals_exit_non_zero_with_one_line_and_write_nothing(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    assert tree(project) == before
+
+
+# --- periodic jobs and the Lich docs' spelling ------------------------------------------------------
+
+DAILY_FILES = ("backend/internal/jobs/daily_report.py", "backend/tests/jobs/test_daily_report.py")
+
+
+def make_daily_report(project: Path, uv: str) -> None:
+    """`uv run lich make job DailyReport --schedule "*/1 * * * *"`, once per project."""
+    if all((project / relative).exists() for relative in DAILY_FILES):
+        return
+    result = run([uv, "run", "lich", "make", "job", "DailyReport", "--schedule", "*/1 * * * *"], project, lich_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("✅ Job DailyReportJob created!"), result.stdout
+    assert 'schedule=Schedule(cron="*/1 * * * *")' in (project / DAILY_FILES[0]).read_text()
+
+
+@pytest.mark.parametrize("runner", ["none", "celery", "temporal"])
+def test_a_periodic_job_is_listed_by_jobs_schedules_and_its_test_passes(
+    projects: Callable[[str], Path], uv: str, redis_url: str, runner: str
+) -> None:
+    project = projects(runner)
+    make_daily_report(project, uv)
+    listed = run([uv, "run", "lich", "jobs", "schedules"], project, lich_env())
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines()[1:-1]}
+    assert rows["daily_report"][:5] == ["*/1", "*", "*", "*", "*"], listed.stdout
+    assert rows["purge_failed_jobs"][:2] == ["every", "60s"], listed.stdout
+    env = lich_env(**({"TEST_REDIS_URL": redis_url} if runner == "celery" else {}))
+    tests = run(
+        ["uv", "run", "--no-sync", "pytest", "-q", "-p", "no:cacheprovider", "tests/jobs/test_daily_report.py"],
+        project / "backend",
+        env,
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
+    assert "skipped" not in tests.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("runner", "queue", "accepted"),
+    [
+        ("celery", "celery", True),
+        ("temporal", "temporal", True),
+        ("temporal", "celery", False),
+        ("none", "celery", False),
+    ],
+)
+def test_queue_names_the_runner_as_the_lich_docs_spell_it(
+    projects: Callable[[str], Path], uv: str, runner: str, queue: str, accepted: bool
+) -> None:
+    """`lich make job SendEmail --queue celery` works in a celery project, is refused elsewhere."""
+    project = projects(runner)
+    (project / "backend/internal/jobs/send_email.py").unlink(missing_ok=True)
+    (project / "backend/tests/jobs/test_send_email.py").unlink(missing_ok=True)
+    before = tree(project)
+    result = run([uv, "run", "lich", "make", "job", "SendEmail", "--queue", queue], project, lich_env())
+    if accepted:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("✅ Job SendEmailJob created!")
+        assert (project / "backend/internal/jobs/send_email.py").is_file()
+        return
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"--queue={queue}: --queue names the task runner, like --type" in result.stderr
+    assert f"generated for {runner!r}" in result.stderr
     assert tree(project) == before
 
 
@@ -343,3 +414,91 @@ def test_temporal_dev_embeds_the_server_and_its_worker_runs_the_new_job(
         assert "generate report done" in dev.log()
     finally:
         stop_dev(dev, port)
+
+
+# --- acceptance: a periodic job made with lich runs under `lich dev`, with no other edit ----------------
+
+
+def wait_for_daily_report(dev: Process) -> None:
+    """`*/1 * * * *`: the first run is due at the next minute boundary, at most 60 s away."""
+    wait_until(
+        lambda: "daily report done" in dev.log(), within=150, what="the periodic daily_report to run", processes=(dev,)
+    )
+
+
+def test_none_dev_runs_the_periodic_job_made_with_lich(
+    projects: Callable[[str], Path], uv: str, tmp_path: Path
+) -> None:
+    project = projects("none")
+    make_daily_report(project, uv)
+    port = free_port()
+    dev = start_dev(project, uv, tmp_path, port, lich_env())
+    try:
+        wait_for_daily_report(dev)
+    finally:
+        stop_dev(dev, port)
+
+
+def test_celery_dev_runs_the_periodic_job_made_with_lich(
+    projects: Callable[[str], Path], uv: str, redis_url: str, tmp_path: Path
+) -> None:
+    project = projects("celery")
+    make_daily_report(project, uv)
+    (project / "backend" / "celerybeat-schedule").unlink(missing_ok=True)
+    port = free_port()
+    env = lich_env(REDIS_URL=redis_url, CELERY_BROKER_URL="", CELERY_RESULT_BACKEND="")
+    dev = start_dev(project, uv, tmp_path, port, env)
+    try:
+        wait_for_daily_report(dev)
+        assert "Sending due task daily_report (daily_report)" in dev.log()
+    finally:
+        stop_dev(dev, port)
+
+
+def test_temporal_dev_runs_the_periodic_job_made_with_lich(
+    projects: Callable[[str], Path], uv: str, tmp_path: Path
+) -> None:
+    project = projects("temporal")
+    make_daily_report(project, uv)
+    port, temporal_port = free_port(), free_port_pair(1000)
+    env = lich_env(TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", TEMPORAL_TASK_QUEUE="cli-tier-periodic")
+    dev = start_dev(project, uv, tmp_path, port, env)
+    try:
+        wait_for_daily_report(dev)
+        assert "cli-tier-periodic.periodic.daily_report" in dev.log()  # the worker's schedule sync
+    finally:
+        stop_dev(dev, port)
+
+
+def due_claims(replicas: list[Process]) -> list[str]:
+    """Due times the replicas claimed for daily_report, from their `periodic job due` log lines."""
+    pattern = re.compile(r"periodic job due job='daily_report' due='([^']+)'")
+    return [due for replica in replicas for due in pattern.findall(replica.log())]
+
+
+def test_two_none_api_replicas_fire_each_run_once(
+    projects: Callable[[str], Path], uv: str, fresh_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Two API processes (the compose `api` command) on one Postgres: each due run of the periodic
+    job is claimed by exactly one of them."""
+    project = projects("none")
+    make_daily_report(project, uv)
+    env = lich_env(DATABASE_URL=fresh_database("lich_cli_replicas"), ENVIRONMENT="development")
+    result = run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], project / "backend", env)
+    assert result.returncode == 0, result.stderr
+    replicas: list[Process] = []
+    try:
+        for name in ("api_one", "api_two"):
+            port = free_port()
+            command = native_command(project, "api", port=port)
+            replicas.append(Process(name, command, cwd=project / "backend", env=env, log_dir=tmp_path))
+            url = f"http://127.0.0.1:{port}/ready"
+            wait_until(
+                lambda url=url: http_status(url) == 200, within=60, what=f"{name} /ready", processes=(*replicas,)
+            )
+        wait_until(lambda: len(set(due_claims(replicas))) >= 2, within=150, what="two runs", processes=(*replicas,))
+        claims = due_claims(replicas)
+        assert len(claims) == len(set(claims)), claims
+    finally:
+        for replica in replicas:
+            replica.stop()

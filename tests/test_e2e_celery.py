@@ -254,7 +254,7 @@ def test_celery_stack_sends_the_email_survives_a_killed_pool_process_and_runs_be
     # 3. Beat stays up and its periodic job runs for real (every 60 s): the old retried entry is gone.
     wait_until(
         lambda: (
-            "Sending due task purge-retried-failed-jobs" in stack.beat.log()
+            "Sending due task purge_failed_jobs" in stack.beat.log()
             and re.search(r"Task purge_failed_jobs\[[^\]]+\] succeeded", stack.worker.log())
         ),
         within=120,

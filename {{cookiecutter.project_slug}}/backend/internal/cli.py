@@ -1,9 +1,11 @@
 """The `lich` command of this project (`uv run lich --help`).
 
-    lich make job <Name> [--type TYPE] [--force]   scaffold a job (and its test) for this project's runner
+    lich make job <Name> [--type TYPE | --queue RUNNER] [--schedule CRON] [--force]
+                                                   scaffold a job (and its test) for this project's runner
     lich dev [--port N] [--host HOST]              migrations, then the whole stack natively
     lich jobs failed [--limit N]                   the failed-jobs store, newest first
     lich jobs retry <id>                           run a failed job again
+    lich jobs schedules                            periodic jobs, their schedule and next run
     lich users create-admin <email>                create an admin (or promote a user); password prompted
     lich mail                                      the emails `lich dev`'s mail sink caught
 
@@ -65,18 +67,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TYPE",
         help=f"the job's runner; this project supports {scaffold.RUNNER!r} only (the default)",
     )
+    job.add_argument(
+        "--queue",
+        dest="job_queue",
+        metavar="RUNNER",
+        help=f"the same as --type, as the Lich docs spell it (--queue {scaffold.RUNNER}); a job's own "
+        "queue is the `queue` field of its CONTRACT",
+    )
+    job.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help="make it periodic: a cron expression in UTC, e.g. '0 8 * * *' (every day at 08:00)",
+    )
     job.add_argument("--force", action="store_true", help="overwrite an existing job and its test")
 
     dev = commands.add_parser("dev", help="migrations, then the whole stack natively (Ctrl-C stops it)")
     dev.add_argument("--port", type=int, default=8000, help="the API's port (default 8000)")
     dev.add_argument("--host", default="127.0.0.1", help="the API's address (default 127.0.0.1)")
 
-    jobs = commands.add_parser("jobs", help="the failed-jobs store")
+    jobs = commands.add_parser("jobs", help="the failed-jobs store and the periodic jobs")
     jobs_what = jobs.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=Parser)
     failed = jobs_what.add_parser("failed", help="list jobs that ran out of tries, newest first")
     failed.add_argument("--limit", type=int, default=100, help="show at most this many (default 100)")
     retry = jobs_what.add_parser("retry", help="run a failed job again with its stored arguments")
     retry.add_argument("id", type=int, help="the failed job's id (see `lich jobs failed`)")
+    jobs_what.add_parser("schedules", help="periodic jobs: their schedule and next run time (UTC)")
 
     users = commands.add_parser("users", help="user accounts")
     users_what = users.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=Parser)
@@ -104,11 +119,31 @@ def load_settings() -> Settings:
         raise LichError(f"invalid setting {where}: {first['msg']}") from exc
 
 
+def job_type_of(args: argparse.Namespace) -> tuple[str | None, str]:
+    """The runner asked for, and the option that asked: `--queue <runner>` is `--type`, as the Lich
+    docs spell it; any other `--queue` value is refused (a job's own queue is its CONTRACT's)."""
+    if args.job_queue is None:
+        return args.job_type, "--type"
+    if not scaffold.QUEUE_SPELLING or args.job_queue != scaffold.RUNNER:
+        accepted = f"only --queue={scaffold.RUNNER}" if scaffold.QUEUE_SPELLING else "leave --queue out"
+        raise UsageError(
+            f"--queue={args.job_queue}: --queue names the task runner, like --type, and this project was "
+            f"generated for {scaffold.RUNNER!r} ({accepted}); to put a job on a queue of its own, set "
+            "`queue=` in its CONTRACT (backend/internal/jobs/<name>.py)"
+        )
+    if args.job_type is not None and args.job_type != args.job_queue:
+        raise UsageError(f"--type={args.job_type} and --queue={args.job_queue} disagree; give one of them")
+    return args.job_queue, "--queue"
+
+
 def make_job(args: argparse.Namespace) -> int:
     from internal.lich.make_job import make_job as write_job
 
+    job_type, option = job_type_of(args)
     project = find_project()
-    name, files = write_job(project, args.name, job_type=args.job_type, force=args.force)
+    name, files = write_job(
+        project, args.name, job_type=job_type, force=args.force, schedule=args.schedule, type_option=option
+    )
     print(f"✅ Job {name.pascal}Job created!")
     print("Files created:")
     for path in files:
@@ -156,6 +191,19 @@ def jobs_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def jobs_schedules(args: argparse.Namespace) -> int:
+    from internal.db.base import utcnow
+    from internal.jobs.registry import periodic_contracts
+    from internal.lich import schedules, stack
+
+    in_backend(find_project())
+    load_settings()
+    rows = schedules.table(periodic_contracts(), utcnow())
+    print(schedules.format_table(rows) if rows else "No periodic jobs.")
+    print(stack.SCHEDULER)
+    return 0
+
+
 def users_create_admin(args: argparse.Namespace) -> int:
     from internal.lich import users
 
@@ -194,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         ("dev", None): dev,
         ("jobs", "failed"): jobs_failed,
         ("jobs", "retry"): jobs_retry,
+        ("jobs", "schedules"): jobs_schedules,
         ("users", "create-admin"): users_create_admin,
         ("mail", None): list_mail,
     }

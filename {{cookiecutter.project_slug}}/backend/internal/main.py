@@ -1,7 +1,8 @@
 """The FastAPI application: `uvicorn internal.main:app`.
 
-The lifespan owns every client (database engine, job runner): nothing connects at import time, and
-everything is closed on shutdown.
+The lifespan owns every client (database engine, job runner) and, where the runner has no scheduler
+of its own, the periodic jobs' scheduler: nothing connects at import time, and everything is closed
+on shutdown.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from internal.api import api_router, health
 from internal.config import Settings, get_settings
 from internal.db.session import create_engine_for, create_sessionmaker
 from internal.errors import install_error_handlers
+from internal.jobs.periodic import api_scheduler
 from internal.jobs.runner import JobRunner
 from internal.logs import configure_logging
 
@@ -34,7 +36,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.runner = runner
     log.info("api started", extra={"environment": settings.environment})
     try:
-        yield
+        async with api_scheduler(runner):
+            yield
     finally:
         await runner.close()
         await engine.dispose()

@@ -10,7 +10,9 @@ import random
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+
+from internal.jobs.schedule import InvalidSchedule, Schedule
 
 InputT = TypeVar("InputT", bound=BaseModel)
 
@@ -28,12 +30,25 @@ class JobContract(Generic[InputT]):
     retry_after: float = 10.0
     queue: str = "default"
     max_backoff: float = 600.0
+    # Run periodically as well (see `internal.jobs.schedule`), with the schedule's fixed payload.
+    schedule: Schedule | None = None
 
     def __post_init__(self) -> None:
         if self.max_tries < 1 or self.timeout <= 0 or self.retry_after < 0:
             raise ValueError(
                 f"job {self.name}: max_tries >= 1, timeout > 0 and retry_after >= 0 are required"
             )
+        if self.schedule is not None:
+            try:
+                self.scheduled_payload()
+            except ValidationError as exc:
+                raise InvalidSchedule(f"job {self.name}: the schedule's payload does not fit: {exc}") from exc
+
+    def scheduled_payload(self) -> InputT:
+        """The input of each periodic run: the schedule's payload, validated by the input model."""
+        if self.schedule is None:
+            raise ValueError(f"job {self.name} declares no schedule")
+        return self.input_model.model_validate(dict(self.schedule.payload))
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed try number `attempt` (1-based): exponential, jittered, capped."""

@@ -39,6 +39,11 @@ def job_modules() -> dict[str, tuple[JobContract[Any], Dispatch]]:
     return found
 
 
+def periodic_contracts() -> list[JobContract[Any]]:
+    """Every job whose contract declares a `schedule`."""
+    return [contract for contract, _ in job_modules().values() if contract.schedule is not None]
+
+
 async def dispatch(runner: JobRunner, contract: JobContract[Any], payload: BaseModel) -> None:
     """Hand a job to the runner; if the runner cannot take it, keep it in the failed-jobs store.
 

@@ -20,6 +20,7 @@ from string import Template
 from internal.lich import scaffold
 from internal.lich.errors import LichError, UsageError
 from internal.lich.project import Project
+from internal.lich.schedules import add_schedule, check_cron_option
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME_LENGTH = 50  # longer names no longer fit the project's line length in the generated code
@@ -92,7 +93,7 @@ def _is_job_module(path: Path) -> bool:
     )
 
 
-def check_type(project: Project, job_type: str | None) -> None:
+def check_type(project: Project, job_type: str | None, option: str = "--type") -> None:
     """Only the runner this project was generated for can run jobs; its worker is the only one."""
     if project.task_runner != scaffold.RUNNER:
         raise LichError(
@@ -101,17 +102,20 @@ def check_type(project: Project, job_type: str | None) -> None:
         )
     if job_type is not None and job_type != scaffold.RUNNER:
         raise UsageError(
-            f"--type={job_type}: this project was generated for task_runner {scaffold.RUNNER!r}; only "
-            f"--type={scaffold.RUNNER} is available here (other runners' dependencies and worker are "
+            f"{option}={job_type}: this project was generated for task_runner {scaffold.RUNNER!r}; only "
+            f"{option}={scaffold.RUNNER} is available here (other runners' dependencies and worker are "
             "not installed)"
         )
 
 
-def planned_files(project: Project, name: JobName) -> dict[Path, str]:
+def planned_files(project: Project, name: JobName, cron: str | None = None) -> dict[Path, str]:
     backend = project.backend
+    module, test = render(scaffold.JOB_MODULE, name), render(scaffold.JOB_TEST, name)
+    if cron is not None:
+        module, test = add_schedule(module, cron), test + render(scaffold.PERIODIC_TEST, name)
     files = {
-        backend / "internal" / "jobs" / f"{name.snake}.py": render(scaffold.JOB_MODULE, name),
-        backend / "tests" / "jobs" / f"test_{name.snake}.py": render(scaffold.JOB_TEST, name),
+        backend / "internal" / "jobs" / f"{name.snake}.py": module,
+        backend / "tests" / "jobs" / f"test_{name.snake}.py": test,
     }
     package = backend / "tests" / "jobs" / "__init__.py"
     if not package.exists():
@@ -120,12 +124,20 @@ def planned_files(project: Project, name: JobName) -> dict[Path, str]:
 
 
 def make_job(
-    project: Project, raw_name: str, *, job_type: str | None, force: bool
+    project: Project,
+    raw_name: str,
+    *,
+    job_type: str | None,
+    force: bool,
+    schedule: str | None = None,
+    type_option: str = "--type",
 ) -> tuple[JobName, list[Path]]:
-    """Write the job and its test; return the job's names and the files written."""
-    check_type(project, job_type)
+    """Write the job (periodic with a cron `schedule`) and its test; return the job's names and the
+    files written."""
+    check_type(project, job_type, type_option)
     name = parse_job_name(raw_name)
-    files = planned_files(project, name)
+    cron = check_cron_option(schedule) if schedule is not None else None
+    files = planned_files(project, name, cron)
     module, test = list(files)[:2]
     if (module.parent / name.snake).exists():
         raise LichError(f"{project.relative(module.parent / name.snake)} already exists; pick another name")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 RUNNER = "celery"
 KIND = "a Celery task with the job contract, run by `celery -A internal.celery_app worker`"
+# Whether `--queue celery` means `--type celery` (the Lich docs' spelling; runners they name).
+QUEUE_SPELLING = True
 
 JOB_MODULE = '''\
 """${Name}: describe what the job does, in one line.
@@ -132,3 +134,17 @@ async def test_worker_runs_the_dispatched_job(
     finally:
         await runner.close()
 '''
+
+# Appended to JOB_TEST for `lich make job <Name> --schedule CRON`.
+PERIODIC_TEST = """
+
+def test_beat_sends_it_on_its_schedule() -> None:
+    \"\"\"Beat's entry comes from CONTRACT.schedule (internal.jobs.periodic), with its payload.\"\"\"
+    import internal.celery_tasks  # noqa: F401  (installs beat's entries)
+
+    assert CONTRACT.schedule is not None
+    entry = celery_app.conf.beat_schedule[CONTRACT.name]
+    assert entry["task"] == task.name
+    assert entry["schedule"].declared == CONTRACT.schedule
+    assert entry["args"] == [CONTRACT.scheduled_payload().model_dump(mode="json")]
+"""

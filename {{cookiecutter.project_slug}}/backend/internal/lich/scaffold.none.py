@@ -8,6 +8,8 @@ from __future__ import annotations
 
 RUNNER = "none"
 KIND = "an in-process background job (runs in the API process after the response; not durable)"
+# The Lich docs' `--queue <runner>` names runners with a worker of their own; refused here.
+QUEUE_SPELLING = False
 
 JOB_MODULE = '''\
 """${Name}: describe what the job does, in one line.
@@ -120,3 +122,29 @@ async def test_dispatched_job_runs_in_process(settings: Settings, caplog: pytest
     assert done(caplog) == ["dispatched"]
     assert failed_jobs(settings) == []
 '''
+
+# Appended to JOB_TEST for `lich make job <Name> --schedule CRON`.
+PERIODIC_TEST = """
+
+async def test_the_scheduler_runs_it_when_due(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    \"\"\"What the API's scheduler does each second, at two chosen moments: the first only notes the
+    next run time, the second (that time) runs the job once, with the schedule's payload.\"\"\"
+    from internal.db.base import utcnow
+    from internal.jobs.periodic import Scheduler
+
+    assert CONTRACT.schedule is not None
+    assert CONTRACT in registry.periodic_contracts()
+    runner = JobRunner(settings)
+    await runner.start()
+    try:
+        scheduler = Scheduler(runner, [CONTRACT])
+        now = utcnow()
+        due = CONTRACT.schedule.next_after(now)
+        assert await scheduler.tick(now) == []
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            assert await scheduler.tick(due) == [(CONTRACT.name, due)]
+            await runner.join()
+    finally:
+        await runner.close()
+    assert done(caplog) == [CONTRACT.scheduled_payload().reference]
+"""

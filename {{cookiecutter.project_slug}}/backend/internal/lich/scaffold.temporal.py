@@ -8,6 +8,8 @@ from __future__ import annotations
 
 RUNNER = "temporal"
 KIND = "a Temporal workflow <Name>Workflow and its activity, run by `python -m internal.workers.main`"
+# Whether `--queue temporal` means `--type temporal` (the Lich docs' spelling; runners they name).
+QUEUE_SPELLING = True
 
 JOB_MODULE = '''\
 r"""${Name}: describe what the job does, in one line.
@@ -159,3 +161,22 @@ async def test_dispatched_job_runs_on_the_worker(settings: Settings, job_worker:
     run = job_worker.get_workflow_handle_for(${Name}Workflow.run, f"{CONTRACT.name.replace('_', '-')}-{key}")
     assert await run.result() == ${Name}Result(reference=key)
 '''
+
+# Appended to JOB_TEST for `lich make job <Name> --schedule CRON`.
+PERIODIC_TEST = """
+
+async def test_the_worker_keeps_a_temporal_schedule_for_it(settings: Settings, job_worker: Client) -> None:
+    \"\"\"What the worker does at start (internal.jobs.periodic.sync_schedules), for this job alone.\"\"\"
+    from internal.jobs.periodic import PeriodicJob, periodic_jobs, schedule_id, sync_schedules
+
+    assert CONTRACT.schedule is not None
+    job = PeriodicJob(CONTRACT, "${Name}Workflow")
+    assert job in periodic_jobs()
+    schedule = job_worker.get_schedule_handle(schedule_id(settings, CONTRACT.name))
+    try:
+        await sync_schedules(job_worker, settings, [job])
+        description = await schedule.describe()
+        assert description.schedule.state.note == CONTRACT.schedule.fingerprint()
+    finally:
+        await sync_schedules(job_worker, settings, [])
+"""

@@ -20,6 +20,9 @@ from internal.lich.dev import Process, api_process, python_module, require_free_
 from internal.lich.errors import LichError
 from internal.lich.project import Project
 
+# What `lich jobs schedules` says runs the periodic jobs.
+SCHEDULER = "Periodic jobs are sent by beat: `celery -A internal.celery_app beat` (exactly one)."
+
 
 def require_broker(settings: Settings) -> None:
     url = broker_url(settings)

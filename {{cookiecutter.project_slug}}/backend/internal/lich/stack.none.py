@@ -16,6 +16,9 @@ from internal.jobs.runner import JobRunner
 from internal.lich.dev import Process, api_process, require_free_port
 from internal.lich.project import Project
 
+# What `lich jobs schedules` says runs the periodic jobs.
+SCHEDULER = "Periodic jobs run in the API process (one replica fires each run; see README)."
+
 
 def processes(project: Project, settings: Settings, *, host: str, port: int) -> list[Process]:
     """The long-running processes, in start order."""

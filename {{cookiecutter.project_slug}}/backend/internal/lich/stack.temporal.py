@@ -26,6 +26,10 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 UI_PORT_OFFSET = 1000  # the dev server's own default: the Web UI on the gRPC port + 1000
 
 
+# What `lich jobs schedules` says runs the periodic jobs.
+SCHEDULER = "Periodic jobs are Temporal Schedules, created or updated when the worker starts."
+
+
 def temporal_binary() -> str:
     beside = Path(sys.executable).parent / "temporal"
     found = str(beside) if beside.exists() else shutil.which("temporal")

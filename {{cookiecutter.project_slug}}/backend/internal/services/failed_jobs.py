@@ -7,9 +7,10 @@ the rest is used by the API and the CLI.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from internal.config import Settings
@@ -34,6 +35,19 @@ def record_failed_job(
             extra={"job": job_name, "failed_job_id": entry.id, "attempts": attempts, "error": exception},
         )
         return entry.id
+
+
+def purge_retried(settings: Settings, older_than: timedelta) -> int:
+    """Delete entries retried more than `older_than` ago; return how many were deleted. Entries never
+    retried are kept: they still need someone's attention."""
+    cutoff = utcnow() - older_than
+    with sync_sessionmaker(settings.sync_database_url).begin() as session:
+        result = session.execute(
+            delete(FailedJob).where(FailedJob.retried_at.is_not(None), FailedJob.retried_at < cutoff)
+        )
+    deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    log.info("purged retried failed jobs", extra={"deleted": deleted, "older_than": str(older_than)})
+    return deleted
 
 
 class AlreadyRetried(Conflict):

@@ -1,7 +1,8 @@
 """The Temporal worker: `python -m internal.workers.main`.
 
 Connects with Settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE), retrying until
-the server answers; registers every workflow and activity defined in `internal.jobs` and
+the server answers; makes the Temporal Schedules of periodic jobs match their declarations
+(`internal.jobs.periodic`); registers every workflow and activity defined in `internal.jobs` and
 `internal.workers` (no list to keep); polls the project's task queue (and one per other job
 queue); on SIGTERM/SIGINT stops polling, lets running activities finish within the graceful
 shutdown timeout, and exits 0. While it runs it touches a heartbeat file, which the container's
@@ -32,6 +33,7 @@ from temporalio.worker import Worker
 from internal import jobs, workers
 from internal.config import Settings, get_settings, use_settings
 from internal.db.sync import dispose_all
+from internal.jobs.periodic import sync_schedules
 from internal.jobs.registry import job_modules
 from internal.jobs.runner import connect, task_queue
 from internal.logs import configure_logging
@@ -148,6 +150,8 @@ async def run(settings: Settings, stop: asyncio.Event, heartbeat_file: Path | No
                     "task_queues": [w.task_queue for w in running],
                 },
             )
+            # Polling already: runs the Schedules start right away find a worker.
+            await sync_schedules(client, settings)
             beat = asyncio.create_task(_heartbeat(heartbeat_file)) if heartbeat_file else None
             await stop.wait()
             log.info("stopping: no new tasks; running activities get %ss", GRACEFUL_SHUTDOWN.seconds)

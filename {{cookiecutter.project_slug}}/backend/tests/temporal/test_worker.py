@@ -55,6 +55,7 @@ async def test_worker_retries_until_the_server_answers_and_stops_on_request(
         await asyncio.wait_for(task, timeout=10)
 
 
+@pytest.mark.usefixtures("schedules_removed")
 async def test_worker_touches_its_heartbeat_and_removes_it_on_stop(
     settings: Settings, job_worker: Client, tmp_path: Path
 ) -> None:
@@ -71,6 +72,7 @@ async def test_worker_touches_its_heartbeat_and_removes_it_on_stop(
     assert not heartbeat.exists()
 
 
+@pytest.mark.usefixtures("schedules_removed")
 def test_worker_process_exits_cleanly_on_sigterm(
     settings: Settings, job_worker: Client, tmp_path: Path
 ) -> None:
