@@ -38,10 +38,15 @@ Handler = Callable[[Settings, InputT], object]
 FailureHook = Callable[[Settings, InputT, BaseException], object]
 # Grace between the soft limit (the job is interrupted) and the hard one (its process is killed).
 HARD_LIMIT_GRACE_SECONDS = 30.0
+# A job whose failure could not be recorded is tried again after this long.
+RECORD_RETRY_SECONDS = 10.0
 
 
 class JobRunner:
     """The API side: sends jobs to the broker and reports whether Redis answers."""
+
+    # A job handed over is on the broker: the outbox intent is done once Redis accepted it.
+    finishes_intents = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

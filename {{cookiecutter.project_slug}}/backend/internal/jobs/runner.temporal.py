@@ -53,6 +53,9 @@ def task_queue(settings: Settings, queue: str = "default") -> str:
 
 
 class JobRunner:
+    # A started workflow lives on the server: the outbox intent is done once Temporal accepted it.
+    finishes_intents = False
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: Client | None = None

@@ -21,10 +21,10 @@ nothing else needs an edit. Every input field has a default, so it also runs fro
     temporal workflow execute --input '{}' --task-queue <TEMPORAL_TASK_QUEUE> \\
         --type ${Name}Workflow
 
-Dispatch it from the API once the data it needs is committed:
+Dispatch it from the API in the transaction of the data it needs (the job outbox: it runs once
+that commits, at least once, so keep it idempotent):
 
-    payload = ${Name}Input(reference="...")
-    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, payload))
+    outbox.dispatch(uow, CONTRACT, ${Name}Input(reference="..."))
 """
 
 from __future__ import annotations

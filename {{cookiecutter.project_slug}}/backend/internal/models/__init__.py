@@ -1,12 +1,13 @@
 """ORM models. Importing this package registers every table on `Base.metadata` (Alembic relies on it)."""
 
 from internal.models.failed_job import FailedJob
+from internal.models.job_intent import JobIntent
 {%- if cookiecutter.task_runner == "temporal" %}
 from internal.models.orders import InventoryItem, InventoryReservation, Order, StubPayment
 {%- endif %}
 from internal.models.user import User
 
-__all__ = ["FailedJob", "User"]
+__all__ = ["FailedJob", "JobIntent", "User"]
 {%- if cookiecutter.task_runner == "temporal" %}
 __all__ += ["InventoryItem", "InventoryReservation", "Order", "StubPayment"]
 {%- endif %}
