@@ -1,0 +1,256 @@
+"""Tier `crash`: jobs survive crashes and outages, counted.
+
+Against real services (Postgres, the project's own API processes, a real SMTP server whose DATA
+reply is delayed so that jobs are in flight when the crash comes). Each scenario creates users,
+crashes something on the way, and then asserts that every user's welcome email was sent (0 lost)
+within the runner's documented bound, and counts duplicates: the only kind the README allows is a
+message the SMTP server accepted just before a kill, re-sent with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.helpers import (
+    Mailbox,
+    Process,
+    SmtpServer,
+    app_env,
+    free_port,
+    http_json,
+    http_status,
+    migrate,
+    native_command,
+    temporal_server_command,
+    wait_until,
+)
+
+pytestmark = pytest.mark.crash
+
+USERS = 120
+KILLS = 3
+DATA_DELAY_SECONDS = 0.3
+# The in-process runner's documented bound: an unfinished job's lease (30 s) expires, then the
+# relay of the restarted API runs it; the margin covers the API's start on a loaded machine.
+NONE_RECOVERY_BOUND_SECONDS = 30 + 60
+
+
+class SlowMailbox(Mailbox):
+    """Accepts every message, DATA_DELAY_SECONDS after it arrived: a send takes a while."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(DATA_DELAY_SECONDS)
+        return await super().handle_DATA(server, session, envelope)
+
+
+class SlowSmtpServer(SmtpServer):
+    def __init__(self) -> None:
+        super().__init__()
+        from aiosmtpd.controller import Controller
+
+        self.mailbox = SlowMailbox()
+        self._controller = Controller(self.mailbox, hostname=self.host, port=self.port)
+
+
+def kill_group(process: Process) -> None:
+    """SIGKILL the process and everything it started, as `docker kill` or the OOM killer would."""
+    os.killpg(process.popen.pid, signal.SIGKILL)
+    process.popen.wait(timeout=10)
+    process.stop()
+
+
+def create_user(base: str, index: int) -> None:
+    """POST until the API says the user exists (201, or 409 when a killed API had committed it)."""
+    body = f'{{"email": "crash{index}@example.com", "name": "Crash {index}"}}'.encode()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            status, _ = http_json("POST", f"{base}/api/v1/users", body, timeout=10)
+        except OSError:
+            status = None
+        if status in (201, 409):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"user {index} could not be created within 120 s")
+
+
+def unsent(database_url: str) -> list[str]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute("SELECT email FROM users WHERE welcome_email_sent_at IS NULL").fetchall()
+    return [row[0] for row in rows]
+
+
+def user_count(database_url: str) -> int:
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute("SELECT count(*) FROM users").fetchone()
+    return int(row[0]) if row else 0
+
+
+def report(scenario: str, **counts: object) -> None:
+    print(f"\n[crash] {scenario}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))
+
+
+def test_none_api_killed_mid_stream_loses_no_job(
+    synced: Callable[[str], Path], fresh_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    project = synced("none")
+    backend = project / "backend"
+    database_url = fresh_database("lich_crash_none")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with SlowSmtpServer() as smtp:
+        env = app_env(database_url, smtp)
+        migrate(project, env, tmp_path)
+        starts = 0
+
+        def start() -> Process:
+            nonlocal starts
+            starts += 1
+            api = Process(
+                f"api-{starts}", native_command(project, "api", port=port), cwd=backend, env=env, log_dir=tmp_path
+            )
+            wait_until(lambda: http_status(f"{base}/health") == 200, within=90, what="api", processes=(api,))
+            return api
+
+        api = start()
+        kills = 0
+        try:
+            for index in range(USERS):
+                create_user(base, index)
+                if index and index % (USERS // (KILLS + 1)) == 0 and kills < KILLS:
+                    kill_group(api)  # jobs of this process are mid-send or waiting
+                    kills += 1
+                    api = start()
+            restarted = time.monotonic()
+            wait_until(
+                lambda: not unsent(database_url),
+                within=NONE_RECOVERY_BOUND_SECONDS,
+                what="every welcome email sent",
+                processes=(api,),
+            )
+            recovered_in = time.monotonic() - restarted
+        finally:
+            api.stop()
+        per_message = Counter(message["Message-ID"] for message in smtp.mailbox.received())
+    users = user_count(database_url)
+    lost = users - len(per_message)
+    duplicates = sum(count - 1 for count in per_message.values())
+    report(
+        "none, API SIGKILLed mid-stream",
+        jobs=users,
+        kills=kills,
+        recovered=len(per_message),
+        lost=lost,
+        duplicates=duplicates,
+        recovery_seconds=round(recovered_in, 1),
+    )
+    assert users == USERS
+    assert lost == 0
+    # Only a message accepted in the instant before a kill, before its commit, is sent twice.
+    assert duplicates <= kills
+
+
+# Temporal: a killed worker's activity is retried once its heartbeat timeout (8 s) passes, after the
+# retry interval (5 s, then 10 s); the margin covers starting a worker on a loaded machine.
+TEMPORAL_RECOVERY_BOUND_SECONDS = 8 + 15 + 60
+WORKER_USERS = 100
+
+
+def test_temporal_busy_workers_killed_and_server_restarted_lose_no_job(
+    synced: Callable[[str], Path], fresh_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    from tests.test_e2e_temporal import temporal_healthcheck_command
+
+    project = synced("temporal")
+    backend = project / "backend"
+    database_url = fresh_database("lich_crash_temporal")
+    temporal_port = free_port()
+    with SlowSmtpServer() as smtp:
+        env = app_env(
+            database_url,
+            smtp,
+            TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
+            TEMPORAL_NAMESPACE="default",
+            TEMPORAL_TASK_QUEUE="crash",
+        )
+        names = Counter[str]()
+
+        def run(service: str, command: list[str]) -> Process:
+            names[service] += 1
+            return Process(f"{service}-{names[service]}", command, cwd=backend, env=env, log_dir=tmp_path)
+
+        def start_server() -> Process:
+            server = run("temporal", temporal_server_command(project, temporal_port, tmp_path / "temporal.db"))
+            health = temporal_healthcheck_command(project, temporal_port)
+            wait_until(
+                lambda: run("health", health).wait(timeout=10) == 0,
+                within=90,
+                what="the temporal server",
+                processes=(server,),
+            )
+            return server
+
+        def start_worker() -> Process:
+            worker = run("worker", native_command(project, "temporal_worker"))
+            wait_until(lambda: "worker started" in worker.log(), within=90, what="worker", processes=(worker,))
+            return worker
+
+        server = start_server()
+        migrate(project, env, tmp_path)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        api = run("api", native_command(project, "api", port=port))
+        wait_until(lambda: http_status(f"{base}/health") == 200, within=90, what="api", processes=(api,))
+        worker = start_worker()
+        kills = restarts = 0
+        try:
+            for index in range(WORKER_USERS):
+                create_user(base, index)
+                if index in (25, 50, 75):
+                    wait_until(lambda: len(smtp.mailbox.received()) > 0, within=60, what="a busy worker")
+                    kill_group(worker)  # mid-send: activities in flight on it
+                    kills += 1
+                    worker = start_worker()
+                if index == 60:
+                    server.stop()  # the server restarts mid-stream; POSTs keep answering 201
+                    server = start_server()
+                    restarts += 1
+            done_posting = time.monotonic()
+            wait_until(
+                lambda: not unsent(database_url),
+                within=TEMPORAL_RECOVERY_BOUND_SECONDS,
+                what="every welcome email sent",
+                processes=(api, worker, server),
+            )
+            recovered_in = time.monotonic() - done_posting
+            assert worker.alive(), "the worker did not survive the server restart"
+        finally:
+            for process in (api, worker, server):
+                process.stop()
+        per_message = Counter(message["Message-ID"] for message in smtp.mailbox.received())
+    users = user_count(database_url)
+    lost = users - len(per_message)
+    duplicates = sum(count - 1 for count in per_message.values())
+    report(
+        "temporal, busy workers SIGKILLed + server restarted",
+        jobs=users,
+        kills=kills,
+        server_restarts=restarts,
+        recovered=len(per_message),
+        lost=lost,
+        duplicates=duplicates,
+        recovery_seconds=round(recovered_in, 1),
+    )
+    assert users == WORKER_USERS
+    assert lost == 0
+    assert duplicates <= kills
