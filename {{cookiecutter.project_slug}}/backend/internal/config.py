@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     mail_from: str = "{{ cookiecutter.project_slug }}@example.com"
+    # Login for mail providers; empty: no login.
+    smtp_user: str = ""
+    smtp_password: str = ""
+    # starttls | ssl | none; empty: none in development and test, starttls in production.
+    smtp_tls: Literal["starttls", "ssl", "none", ""] = ""
 {%- if cookiecutter.task_runner == "celery" %}
     # Celery's broker and result backend are REDIS_URL unless set (empty = use REDIS_URL).
     redis_url: str = "redis://localhost:6379/0"
@@ -61,6 +66,12 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "{{ cookiecutter.project_slug }}"
+    # TLS to the frontend (Temporal Cloud, any TLS cluster), with a client certificate for mTLS.
+    temporal_tls: bool = False
+    temporal_tls_client_cert: str = ""
+    temporal_tls_client_key: str = ""
+    # Temporal Cloud API key (implies TLS).
+    temporal_api_key: str = ""
 {%- endif %}
 
     @field_validator("database_url")
@@ -78,6 +89,13 @@ class Settings(BaseSettings):
                 "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return self
+
+    @property
+    def smtp_security(self) -> Literal["starttls", "ssl", "none"]:
+        """SMTP_TLS, or the environment's default: encrypted in production, plain for local sinks."""
+        if self.smtp_tls:
+            return self.smtp_tls
+        return "starttls" if self.environment == "production" else "none"
 
     @property
     def sync_database_url(self) -> str:
