@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import time
 from collections import Counter
@@ -246,6 +247,112 @@ def test_temporal_busy_workers_killed_and_server_restarted_lose_no_job(
         jobs=users,
         kills=kills,
         server_restarts=restarts,
+        recovered=len(per_message),
+        lost=lost,
+        duplicates=duplicates,
+        recovery_seconds=round(recovered_in, 1),
+    )
+    assert users == WORKER_USERS
+    assert lost == 0
+    assert duplicates <= kills
+
+
+# Celery: a killed worker's messages come back after the visibility timeout (lowered to 20 s here
+# through CELERY_VISIBILITY_TIMEOUT; 300 s by default) plus the 10 s restore sweep; the margin
+# covers starting a worker on a loaded machine.
+CELERY_TEST_VISIBILITY_SECONDS = 20
+CELERY_RECOVERY_BOUND_SECONDS = CELERY_TEST_VISIBILITY_SECONDS + 10 + 60
+
+
+def start_redis(port: int, data_dir: Path, log_dir: Path, generation: int) -> Process:
+    """A Redis of the test's own, persisted as compose's (AOF everysec, noeviction)."""
+    command = [
+        "redis-server",
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(data_dir),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--maxmemory-policy", "noeviction",
+        "--save", "",
+    ]  # fmt: skip
+    server = Process(f"redis-{generation}", command, cwd=data_dir, env=dict(os.environ), log_dir=log_dir)
+    wait_until(lambda: "Ready to accept connections" in server.log(), within=30, what="redis", processes=(server,))
+    return server
+
+
+def test_celery_busy_workers_killed_and_redis_restarted_lose_no_job(
+    synced: Callable[[str], Path], fresh_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (Debian: redis-server)")
+    project = synced("celery")
+    backend = project / "backend"
+    database_url = fresh_database("lich_crash_celery")
+    redis_port = free_port()
+    data_dir = tmp_path / "redis"
+    data_dir.mkdir()
+    redis_server = start_redis(redis_port, data_dir, tmp_path, 1)
+    with SlowSmtpServer() as smtp:
+        env = app_env(
+            database_url,
+            smtp,
+            REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            CELERY_BROKER_URL="",
+            CELERY_RESULT_BACKEND="",
+            CELERY_VISIBILITY_TIMEOUT=str(CELERY_TEST_VISIBILITY_SECONDS),
+        )
+        names = Counter[str]()
+
+        def run(service: str, command: list[str]) -> Process:
+            names[service] += 1
+            return Process(f"{service}-{names[service]}", command, cwd=backend, env=env, log_dir=tmp_path)
+
+        def start_worker() -> Process:
+            worker = run("worker", native_command(project, "celery_worker"))
+            wait_until(lambda: " ready." in worker.log(), within=90, what="worker", processes=(worker,))
+            return worker
+
+        migrate(project, env, tmp_path)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        api = run("api", native_command(project, "api", port=port))
+        wait_until(lambda: http_status(f"{base}/health") == 200, within=90, what="api", processes=(api,))
+        worker = start_worker()
+        kills = restarts = 0
+        try:
+            for index in range(WORKER_USERS):
+                create_user(base, index)
+                if index in (25, 50, 75):
+                    wait_until(lambda: len(smtp.mailbox.received()) > 0, within=60, what="a busy worker")
+                    kill_group(worker)  # whole process group: nothing can hand its messages back
+                    kills += 1
+                    worker = start_worker()
+                if index == 60:
+                    redis_server.stop()  # SIGTERM: Redis flushes its AOF and exits, as on a restart
+                    redis_server = start_redis(redis_port, data_dir, tmp_path, 2)
+                    restarts += 1
+            done_posting = time.monotonic()
+            wait_until(
+                lambda: not unsent(database_url),
+                within=CELERY_RECOVERY_BOUND_SECONDS,
+                what="every welcome email sent",
+                processes=(api, worker, redis_server),
+            )
+            recovered_in = time.monotonic() - done_posting
+            assert worker.alive(), "the worker did not survive the Redis restart"
+        finally:
+            for process in (api, worker, redis_server):
+                process.stop()
+        per_message = Counter(message["Message-ID"] for message in smtp.mailbox.received())
+    users = user_count(database_url)
+    lost = users - len(per_message)
+    duplicates = sum(count - 1 for count in per_message.values())
+    report(
+        "celery, busy workers SIGKILLed + Redis restarted",
+        jobs=users,
+        kills=kills,
+        broker_restarts=restarts,
         recovered=len(per_message),
         lost=lost,
         duplicates=duplicates,

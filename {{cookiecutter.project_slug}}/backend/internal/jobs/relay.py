@@ -5,11 +5,11 @@ processes share the work safely: each claims due intents with ``SELECT ... FOR U
 (on SQLite, a development database, the single writer lock does the same). An intent the runner
 refuses (broker or server down) is tried again with backoff, forever: it is never dropped.
 
-With a runner that keeps jobs elsewhere (a broker, a workflow server) the intent is done once the
-runner has accepted it. With a runner that runs jobs in this process (`finishes_intents`), the
-relay only leases the intent; the runner marks it done when the job has finished or is recorded as
-failed, and renews the lease while it runs. A process that dies leaves its intents to run again
-once their lease expires.
+With a runner that keeps jobs durably elsewhere (a workflow server) the intent is done once the
+runner has accepted it (`JobRunner.intent_lease` is None). Otherwise the relay only leases the
+intent for `intent_lease` seconds; the job marks it done when it has ended (finished, or recorded
+as failed), and an intent whose job never ended (its process died; a broker lost the message) is
+handed over again once its lease expires.
 """
 
 from __future__ import annotations
@@ -146,10 +146,10 @@ class Relay:
             return
         finally:
             outbox.current_intent.reset(token)
-        if self.runner.finishes_intents:
-            intent.available_at = utcnow() + timedelta(seconds=outbox.LEASE_SECONDS)
-        else:
+        if self.runner.intent_lease is None:
             intent.delivered_at = utcnow()
+        else:
+            intent.available_at = utcnow() + timedelta(seconds=self.runner.intent_lease)
 
     async def _purge_delivered(self) -> None:
         now = utcnow()

@@ -44,17 +44,20 @@ FailureHook = Callable[[Settings, InputT, BaseException], object]
 HARD_LIMIT_GRACE_SECONDS = 30.0
 # A job whose failure could not be recorded is tried again after this long.
 RECORD_RETRY_SECONDS = 10.0
+# Task ids of jobs dispatched through the outbox: `<job>-intent-<intent id>`.
+INTENT_MARK = "-intent-"
 
 
 class JobRunner:
     """The API side: sends jobs to the broker and reports whether Redis answers."""
 
-    # A job handed over is on the broker: the outbox intent is done once Redis accepted it.
-    finishes_intents = False
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._redis: redis.asyncio.Redis | None = None
+        # The broker can lose a message a worker popped but had not yet registered as unacked
+        # (killed in between), so an outbox intent stays leased until its task ends (`run` marks
+        # it done); an intent whose task never ended is published again once this lease expires.
+        self.intent_lease: float | None = 2.0 * settings.celery_visibility_timeout
 
     async def start(self) -> None:
         """Create the Redis client; it connects on first use, so startup never waits on Redis."""
@@ -81,7 +84,7 @@ class JobRunner:
         # The outbox intent's id makes the task id: a redelivered intent is recognisable in logs
         # and shares the redelivery cap.
         intent = outbox.current_intent.get()
-        task_id = f"{task.name}-intent-{intent}" if intent is not None else None
+        task_id = f"{task.name}{INTENT_MARK}{intent}" if intent is not None else None
         await anyio.to_thread.run_sync(lambda: task.apply_async(args=[arguments], task_id=task_id))
 
 
@@ -144,6 +147,18 @@ def forget_deliveries(settings: Settings, task_id: str, retries: int) -> None:
         log.warning("could not clear the delivery counter", extra={"task_id": task_id}, exc_info=True)
 
 
+def finish_intent(settings: Settings, task_id: str) -> None:
+    """Mark the outbox intent of this task done: the job has ended (succeeded or was recorded)."""
+    _, mark, tail = task_id.rpartition(INTENT_MARK)
+    if not mark or not tail.isdigit():
+        return
+    try:
+        outbox.finish(settings, int(tail))
+    except Exception:
+        # The intent's lease expires and the job is handed over again; it is idempotent.
+        log.warning("could not mark the job's outbox intent done", extra={"task_id": task_id}, exc_info=True)
+
+
 class RedeliveryCapExceeded(PermanentJobError):
     """The job's worker process died too often while running it (crash, OOM, SIGKILL)."""
 
@@ -179,6 +194,7 @@ class JobTask(Task):  # type: ignore[misc]
             raise invalid from exc
         try:
             self.handler(settings, payload)
+            finish_intent(settings, task_id)
         except PermanentJobError as exc:
             self.give_up(settings, arguments, exc)
             raise
@@ -209,6 +225,7 @@ class JobTask(Task):  # type: ignore[misc]
         """
         try:
             self.fail_permanently(settings, arguments, exc, attempts=self.request.retries + 1)
+            finish_intent(settings, self.request.id)
         except Exception as record_error:
             log.warning(
                 "could not record the failed job; it stays on the broker",

@@ -33,8 +33,9 @@ WRITE_RETRY_MAX_SECONDS = 30.0
 
 
 class JobRunner:
-    # The relay leases intents to this runner; the runner marks them done when the job has ended.
-    finishes_intents = True
+    # The relay leases intents to this runner; the runner marks them done when the job has ended,
+    # and renews the lease while it runs.
+    intent_lease: float | None = outbox.LEASE_SECONDS
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

@@ -73,7 +73,7 @@ def task_queue(settings: Settings, queue: str = "default") -> str:
 
 class JobRunner:
     # A started workflow lives on the server: the outbox intent is done once Temporal accepted it.
-    finishes_intents = False
+    intent_lease: float | None = None
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
