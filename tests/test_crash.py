@@ -4,7 +4,8 @@ Against real services (Postgres, the project's own API processes, a real SMTP se
 reply is delayed so that jobs are in flight when the crash comes). Each scenario creates users,
 crashes something on the way, and then asserts that every user's welcome email was sent (0 lost)
 within the runner's documented bound, and counts duplicates: the only kind the README allows is a
-message the SMTP server accepted just before a kill, re-sent with the same Message-ID.
+message the SMTP server accepted around a kill (before the job could commit), re-sent with the same
+Message-ID; any other duplicate fails the test.
 """
 
 from __future__ import annotations
@@ -46,12 +47,43 @@ DATA_DELAY_SECONDS = 0.3
 NONE_RECOVERY_BOUND_SECONDS = 30 + 60
 
 
+# A message accepted this long before a kill or a backend restart (or while the sender, stopped,
+# waited for the reply) may not have been committed as sent: the one duplicate the README documents.
+COMMIT_WINDOW_SECONDS = 3.0
+CRASH_TIMES: list[float] = []
+
+
 class SlowMailbox(Mailbox):
     """Accepts every message, DATA_DELAY_SECONDS after it arrived: a send takes a while."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted_at: dict[str, float] = {}
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await asyncio.sleep(DATA_DELAY_SECONDS)
-        return await super().handle_DATA(server, session, envelope)
+        reply = await super().handle_DATA(server, session, envelope)
+        message_id = self.received()[-1]["Message-ID"]
+        self.accepted_at.setdefault(message_id, time.monotonic())
+        return reply
+
+
+def count_duplicates(mailbox: Mailbox) -> tuple[Counter[str], int]:
+    """Messages per Message-ID, and the number of copies; every copy must be of the documented
+    kind: its first send was accepted within COMMIT_WINDOW_SECONDS of a kill or restart."""
+    per_message = Counter(message["Message-ID"] for message in mailbox.received())
+    assert isinstance(mailbox, SlowMailbox)
+    duplicated = [message_id for message_id, count in per_message.items() if count > 1]
+    undocumented = [
+        message_id
+        for message_id in duplicated
+        if not any(
+            kill - COMMIT_WINDOW_SECONDS <= mailbox.accepted_at[message_id] <= kill + DATA_DELAY_SECONDS + 1
+            for kill in CRASH_TIMES
+        )
+    ]
+    assert not undocumented, f"duplicates not explained by a kill or restart: {undocumented}"
+    return per_message, sum(count - 1 for count in per_message.values())
 
 
 class SlowSmtpServer(SmtpServer):
@@ -65,6 +97,7 @@ class SlowSmtpServer(SmtpServer):
 
 def kill_group(process: Process) -> None:
     """SIGKILL the process and everything it started, as `docker kill` or the OOM killer would."""
+    CRASH_TIMES.append(time.monotonic())
     os.killpg(process.popen.pid, signal.SIGKILL)
     process.popen.wait(timeout=10)
     process.stop()
@@ -101,6 +134,37 @@ def report(scenario: str, **counts: object) -> None:
     print(f"\n[crash] {scenario}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))
 
 
+def assert_every_job_done(
+    scenario: str,
+    database_url: str,
+    mailbox: Mailbox,
+    *,
+    users: int,
+    bound: float,
+    processes: tuple[Process, ...],
+    **crashes: int,
+) -> None:
+    """Wait (up to the documented `bound` after the last POST) until every user's welcome email
+    was sent; then count: 0 lost, duplicates only of the documented kind; print the figures."""
+    done_posting = time.monotonic()
+    wait_until(lambda: not unsent(database_url), within=bound, what="every welcome email sent", processes=processes)
+    recovered_in = time.monotonic() - done_posting
+    per_message, duplicates = count_duplicates(mailbox)
+    created = user_count(database_url)
+    lost = created - len(per_message)
+    report(
+        scenario,
+        jobs=created,
+        **crashes,
+        recovered=len(per_message),
+        lost=lost,
+        duplicates=duplicates,
+        recovery_seconds=round(recovered_in, 1),
+    )
+    assert created == users
+    assert lost == 0
+
+
 def test_none_api_killed_mid_stream_loses_no_job(
     synced: Callable[[str], Path], fresh_database: Callable[[str], str], tmp_path: Path
 ) -> None:
@@ -132,33 +196,17 @@ def test_none_api_killed_mid_stream_loses_no_job(
                     kill_group(api)  # jobs of this process are mid-send or waiting
                     kills += 1
                     api = start()
-            restarted = time.monotonic()
-            wait_until(
-                lambda: not unsent(database_url),
-                within=NONE_RECOVERY_BOUND_SECONDS,
-                what="every welcome email sent",
+            assert_every_job_done(
+                "none, API SIGKILLed mid-stream",
+                database_url,
+                smtp.mailbox,
+                users=USERS,
+                bound=NONE_RECOVERY_BOUND_SECONDS,
                 processes=(api,),
+                kills=kills,
             )
-            recovered_in = time.monotonic() - restarted
         finally:
             api.stop()
-        per_message = Counter(message["Message-ID"] for message in smtp.mailbox.received())
-    users = user_count(database_url)
-    lost = users - len(per_message)
-    duplicates = sum(count - 1 for count in per_message.values())
-    report(
-        "none, API SIGKILLed mid-stream",
-        jobs=users,
-        kills=kills,
-        recovered=len(per_message),
-        lost=lost,
-        duplicates=duplicates,
-        recovery_seconds=round(recovered_in, 1),
-    )
-    assert users == USERS
-    assert lost == 0
-    # Only a message accepted in the instant before a kill, before its commit, is sent twice.
-    assert duplicates <= kills
 
 
 # Temporal: a killed worker's activity is retried once its heartbeat timeout (8 s) passes, after the
@@ -223,38 +271,24 @@ def test_temporal_busy_workers_killed_and_server_restarted_lose_no_job(
                     kills += 1
                     worker = start_worker()
                 if index == 60:
+                    CRASH_TIMES.append(time.monotonic())
                     server.stop()  # the server restarts mid-stream; POSTs keep answering 201
                     server = start_server()
                     restarts += 1
-            done_posting = time.monotonic()
-            wait_until(
-                lambda: not unsent(database_url),
-                within=TEMPORAL_RECOVERY_BOUND_SECONDS,
-                what="every welcome email sent",
+            assert_every_job_done(
+                "temporal, busy workers SIGKILLed + server restarted",
+                database_url,
+                smtp.mailbox,
+                users=WORKER_USERS,
+                bound=TEMPORAL_RECOVERY_BOUND_SECONDS,
                 processes=(api, worker, server),
+                kills=kills,
+                server_restarts=restarts,
             )
-            recovered_in = time.monotonic() - done_posting
             assert worker.alive(), "the worker did not survive the server restart"
         finally:
             for process in (api, worker, server):
                 process.stop()
-        per_message = Counter(message["Message-ID"] for message in smtp.mailbox.received())
-    users = user_count(database_url)
-    lost = users - len(per_message)
-    duplicates = sum(count - 1 for count in per_message.values())
-    report(
-        "temporal, busy workers SIGKILLed + server restarted",
-        jobs=users,
-        kills=kills,
-        server_restarts=restarts,
-        recovered=len(per_message),
-        lost=lost,
-        duplicates=duplicates,
-        recovery_seconds=round(recovered_in, 1),
-    )
-    assert users == WORKER_USERS
-    assert lost == 0
-    assert duplicates <= kills
 
 
 # Celery: a killed worker's messages come back after the visibility timeout (lowered to 20 s here
@@ -329,35 +363,21 @@ def test_celery_busy_workers_killed_and_redis_restarted_lose_no_job(
                     kills += 1
                     worker = start_worker()
                 if index == 60:
+                    CRASH_TIMES.append(time.monotonic())
                     redis_server.stop()  # SIGTERM: Redis flushes its AOF and exits, as on a restart
                     redis_server = start_redis(redis_port, data_dir, tmp_path, 2)
                     restarts += 1
-            done_posting = time.monotonic()
-            wait_until(
-                lambda: not unsent(database_url),
-                within=CELERY_RECOVERY_BOUND_SECONDS,
-                what="every welcome email sent",
+            assert_every_job_done(
+                "celery, busy workers SIGKILLed + Redis restarted",
+                database_url,
+                smtp.mailbox,
+                users=WORKER_USERS,
+                bound=CELERY_RECOVERY_BOUND_SECONDS,
                 processes=(api, worker, redis_server),
+                kills=kills,
+                broker_restarts=restarts,
             )
-            recovered_in = time.monotonic() - done_posting
             assert worker.alive(), "the worker did not survive the Redis restart"
         finally:
             for process in (api, worker, redis_server):
                 process.stop()
-        per_message = Counter(message["Message-ID"] for message in smtp.mailbox.received())
-    users = user_count(database_url)
-    lost = users - len(per_message)
-    duplicates = sum(count - 1 for count in per_message.values())
-    report(
-        "celery, busy workers SIGKILLed + Redis restarted",
-        jobs=users,
-        kills=kills,
-        broker_restarts=restarts,
-        recovered=len(per_message),
-        lost=lost,
-        duplicates=duplicates,
-        recovery_seconds=round(recovered_in, 1),
-    )
-    assert users == WORKER_USERS
-    assert lost == 0
-    assert duplicates <= kills
