@@ -29,15 +29,17 @@ from tests.helpers import (
     SmtpServer,
     app_env,
     free_port,
-    http_json,
     http_status,
     migrate,
     native_command,
+    sign_up,
     temporal_server_command,
     wait_until,
 )
 
 pytestmark = pytest.mark.crash
+
+CRASH_PASSWORD = "crash-test-password-1"  # noqa: S105  (a test user's)
 
 USERS = 120
 KILLS = 3
@@ -105,11 +107,10 @@ def kill_group(process: Process) -> None:
 
 def create_user(base: str, index: int) -> None:
     """POST until the API says the user exists (201, or 409 when a killed API had committed it)."""
-    body = f'{{"email": "crash{index}@example.com", "name": "Crash {index}"}}'.encode()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            status, _ = http_json("POST", f"{base}/api/v1/users", body, timeout=10)
+            status, _ = sign_up(base, f"crash{index}@example.com", CRASH_PASSWORD)
         except OSError:
             status = None
         if status in (201, 409):

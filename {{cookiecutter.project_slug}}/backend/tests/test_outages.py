@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from internal.config import Settings
-from tests.support import api_client, free_port
+from tests.support import api_client, free_port, sign_up
 
 
 async def test_database_down_is_503_json_with_retry_after(settings: Settings, job_worker: None) -> None:
@@ -11,7 +11,7 @@ async def test_database_down_is_503_json_with_retry_after(settings: Settings, jo
         update={"database_url": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/gone"}
     )
     async with api_client(unreachable) as client:
-        response = await client.post("/api/v1/users", json={"email": "x@example.com", "name": "X"})
+        response = await sign_up(client, "x@example.com")
     assert response.status_code == 503
     assert response.headers["Retry-After"].isdigit()
     assert "unavailable" in response.json()["detail"]

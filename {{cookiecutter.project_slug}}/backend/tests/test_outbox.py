@@ -17,7 +17,7 @@ from internal.jobs import outbox
 from internal.jobs.send_welcome_email import CONTRACT as SEND_WELCOME_EMAIL
 from internal.jobs.send_welcome_email import SendWelcomeEmailInput
 from internal.models import JobIntent, User
-from tests.support import Mailbox, api_client, eventually, welcome_email_sent_at
+from tests.support import Mailbox, api_client, eventually, headers_for, sign_up, welcome_email_sent_at
 
 
 def intents(settings: Settings) -> list[JobIntent]:
@@ -28,7 +28,7 @@ def intents(settings: Settings) -> list[JobIntent]:
 async def test_committed_request_leaves_a_delivered_intent(
     client: httpx.AsyncClient, settings: Settings
 ) -> None:
-    user = (await client.post("/api/v1/users", json={"email": "o@example.com", "name": "O"})).json()
+    user = (await sign_up(client, "o@example.com")).json()
 
     async def delivered() -> JobIntent | None:
         found = intents(settings)
@@ -90,7 +90,8 @@ async def test_intent_left_by_a_stopped_process_runs_at_the_next_start(
         return all(intent.delivered_at is not None for intent in intents(settings)) or None
 
     async with api_client(settings) as client:
-        await eventually(lambda: welcome_email_sent_at(client, user_id), within=30)
+        own = headers_for(settings, user_id)
+        await eventually(lambda: welcome_email_sent_at(client, user_id, own), within=30)
         await eventually(all_done, within=30)
 
     assert [m["To"] for m in mailbox.messages] == ["left@example.com"]

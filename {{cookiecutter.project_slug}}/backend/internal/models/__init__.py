@@ -5,9 +5,9 @@ from internal.models.job_intent import JobIntent
 {%- if cookiecutter.task_runner == "temporal" %}
 from internal.models.orders import InventoryItem, InventoryReservation, Order, StubPayment
 {%- endif %}
-from internal.models.user import User
+from internal.models.user import PasswordReset, User
 
-__all__ = ["FailedJob", "JobIntent", "User"]
+__all__ = ["FailedJob", "JobIntent", "PasswordReset", "User"]
 {%- if cookiecutter.task_runner == "temporal" %}
 __all__ += ["InventoryItem", "InventoryReservation", "Order", "StubPayment"]
 {%- endif %}

@@ -1,7 +1,7 @@
 """The job outbox: job intents written with the data, delivered to the runner by the relay.
 
 Revision ID: 0003_job_outbox
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import internal.db.base
 
 revision: str = "0003_job_outbox"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

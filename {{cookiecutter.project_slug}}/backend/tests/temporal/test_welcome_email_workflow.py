@@ -20,7 +20,7 @@ from internal.jobs.send_welcome_email import (
     SendWelcomeEmailWorkflow,
 )
 from internal.models import JobIntent, User
-from tests.support import Mailbox, api_client, eventually, welcome_email_sent_at
+from tests.support import Mailbox, api_client, eventually, headers_for, sign_up, welcome_email_sent_at
 from tests.temporal.helpers import make_user, row
 
 
@@ -72,10 +72,10 @@ async def test_ready_names_temporal_when_it_is_down(settings: Settings) -> None:
 
 
 async def test_user_created_while_temporal_is_down_gets_its_email_once_temporal_is_back(
-    settings: Settings, job_worker: Client, mailbox: Mailbox
+    settings: Settings, job_worker: Client, mailbox: Mailbox, admin_headers: dict[str, str]
 ) -> None:
     async with api_client(settings.model_copy(update={"temporal_address": "127.0.0.1:1"})) as client:
-        response = await client.post("/api/v1/users", json={"email": "down@example.com", "name": "D"})
+        response = await sign_up(client, "down@example.com")
         assert response.status_code == 201
 
         async def refused() -> JobIntent | None:
@@ -84,11 +84,12 @@ async def test_user_created_while_temporal_is_down_gets_its_email_once_temporal_
 
         intent = await eventually(refused, within=30)
         assert intent.delivered_at is None
-        assert (await client.get("/api/v1/jobs/failed")).json() == []
+        assert (await client.get("/api/v1/jobs/failed", headers=admin_headers)).json() == []
 
     async with api_client(settings) as client:
         user_id = response.json()["id"]
-        await eventually(lambda: welcome_email_sent_at(client, user_id), within=60)
+        own = headers_for(settings, user_id)
+        await eventually(lambda: welcome_email_sent_at(client, user_id, own), within=60)
     assert [m["To"] for m in mailbox.messages] == ["down@example.com"]
 
 
