@@ -1,6 +1,6 @@
-.PHONY: test test-render test-variant test-e2e test-cli lint bench lock lock-upgrade
+.PHONY: test test-render test-variant test-e2e test-cli test-crash lint bench lock lock-upgrade
 
-## Every tier (render, variant, e2e, cli) against real services: what CI runs.
+## Every tier (render, variant, e2e, cli, crash) against real services: what CI runs.
 test:
 	uv run pytest
 
@@ -16,6 +16,10 @@ test-e2e:
 
 test-cli:
 	uv run pytest -m cli
+
+## Killed workers and APIs, broker and database outages, per runner: 0 jobs lost, duplicates counted.
+test-crash:
+	uv run pytest -m crash -s
 
 ## Lint the template's own code, and the generated backend's sources as they stand in the template
 ## (files with a Jinja block are linted after rendering, by the variant tier).

@@ -55,6 +55,7 @@ MANIFEST: dict[str, Runner] = {
             "REDIS_URL",
             "CELERY_BROKER_URL",
             "CELERY_RESULT_BACKEND",
+            "CELERY_VISIBILITY_TIMEOUT",
             "FLOWER_USER",
             "FLOWER_PASSWORD",
         ),

@@ -29,10 +29,16 @@ log = logging.getLogger(__name__)
 
 # Redis re-delivers a message that is not acknowledged within the visibility timeout. With late
 # acknowledgement that is every running or waiting (retry countdown) task, so it must exceed the
-# longest hard time limit plus the longest retry delay (JobContract.max_backoff), by a wide margin.
-VISIBILITY_TIMEOUT_SECONDS = 2 * 60 * 60
-SOFT_TIME_LIMIT_SECONDS = 300
-HARD_TIME_LIMIT_SECONDS = 330
+# longest hard time limit plus the longest retry delay; `job_task` refuses a job contract whose
+# timeout + max_backoff does not fit. It is also the recovery bound: the messages a worker held
+# when it was killed outright (SIGKILL, OOM, a lost node) are delivered again within
+# VISIBILITY_TIMEOUT_SECONDS + UNACKED_RESTORE_INTERVAL_SECONDS once any worker is running, and a
+# countdown retry is never delivered twice (its wait is shorter than the timeout). The default
+# (5 minutes) is CELERY_VISIBILITY_TIMEOUT's; tests lower the setting to see a recovery sooner.
+VISIBILITY_TIMEOUT_SECONDS = int(Settings.model_fields["celery_visibility_timeout"].default)
+UNACKED_RESTORE_INTERVAL_SECONDS = 10
+SOFT_TIME_LIMIT_SECONDS = 120
+HARD_TIME_LIMIT_SECONDS = 150
 # On SIGTERM (remapped to SIGQUIT in compose) running tasks get this long to finish before the
 # worker stops them and hands their messages back; below the container's stop grace period (30 s).
 SOFT_SHUTDOWN_TIMEOUT_SECONDS = 20.0
@@ -51,7 +57,12 @@ def result_backend_url(settings: Settings) -> str:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Every Celery setting this project relies on, in one place."""
-    transport_options = {"visibility_timeout": VISIBILITY_TIMEOUT_SECONDS}
+    transport_options = {
+        "visibility_timeout": settings.celery_visibility_timeout,
+        # Sweep for messages of dead workers every interval (not every 10th one).
+        "unacked_restore_interval": UNACKED_RESTORE_INTERVAL_SECONDS,
+        "unacked_restore_throttle": 1,
+    }
     return {
         "broker_url": broker_url(settings),
         "result_backend": result_backend_url(settings),
@@ -59,7 +70,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_timeout": 5.0,
         "broker_transport_options": transport_options,
         "result_backend_transport_options": transport_options,
-        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        "visibility_timeout": settings.celery_visibility_timeout,
         # A message is acknowledged only once its task finished; a task whose process died is put
         # back (capped by MAX_REDELIVERIES), and a lost broker connection stops running tasks
         # instead of letting their redelivered copies run alongside them.

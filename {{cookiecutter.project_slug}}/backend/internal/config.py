@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     celery_broker_url: str = ""
     celery_result_backend: str = ""
+    # Seconds after which Redis hands the jobs of a worker that died outright to another worker:
+    # the recovery bound. Must exceed every job's timeout plus its longest retry delay.
+    celery_visibility_timeout: int = Field(default=300, ge=1)
     # Flower's basic-auth password (read here only to refuse a placeholder in production).
     flower_password: SecretStr = SecretStr("")
 {%- endif %}

@@ -15,10 +15,12 @@ from fastapi import FastAPI
 
 from internal import PROJECT_NAME
 from internal.api import api_router, health
+from internal.api.outages import install_outage_handlers
 from internal.config import Settings, get_settings
 from internal.db.session import create_engine_for, create_sessionmaker
 from internal.errors import install_error_handlers
 from internal.jobs.periodic import api_scheduler
+from internal.jobs.relay import Relay
 from internal.jobs.runner import JobRunner
 from internal.logs import configure_logging
 
@@ -34,11 +36,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.runner = runner
+    # Delivers the job outbox to the runner (every API process runs one; they share the work).
+    relay = Relay(app.state.sessionmaker, runner)
+    await relay.start()
     log.info("api started", extra={"environment": settings.environment})
     try:
         async with api_scheduler(runner):
             yield
     finally:
+        await relay.close()
         await runner.close()
         await engine.dispose()
 
@@ -49,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title=PROJECT_NAME, version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_outage_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router, prefix="/api/v1")
     return app

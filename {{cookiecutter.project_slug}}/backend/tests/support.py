@@ -36,11 +36,13 @@ class Mailbox:
         self._lock = threading.Lock()
         self._messages: list[Message] = []
         self._replies: list[str] = []
+        self.quit_reply: str | None = None
 
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
             self._replies.clear()
+            self.quit_reply = None
 
     def reply_next_with(self, *replies: str) -> None:
         """Answer the next messages' DATA with these replies (e.g. "451 try later", "550 no")."""
@@ -58,6 +60,10 @@ class Mailbox:
                 return self._replies.pop(0)
             self._messages.append(message_from_bytes(envelope.content))
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """Answer QUIT with `quit_reply` if set (a server that misbehaves after accepting)."""
+        return self.quit_reply or "221 Bye"
 
 
 @asynccontextmanager

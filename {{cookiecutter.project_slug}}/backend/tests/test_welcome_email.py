@@ -1,4 +1,4 @@
-"""The welcome-email service: exactly once per user, SMTP errors classified for retries."""
+"""The welcome-email service: idempotent per user, SMTP errors classified for retries."""
 
 from __future__ import annotations
 
@@ -45,6 +45,16 @@ def test_smtp_4xx_is_transient(settings: Settings, mailbox: Mailbox) -> None:
     with pytest.raises(smtplib.SMTPDataError) as raised:
         send_welcome_email(settings, user_id)
     assert not isinstance(raised.value, PermanentJobError)
+
+
+def test_message_accepted_counts_as_sent_whatever_the_server_says_to_quit(
+    settings: Settings, mailbox: Mailbox
+) -> None:
+    user_id = make_user(settings)
+    mailbox.quit_reply = "421 closing the connection"
+    assert send_welcome_email(settings, user_id) is True
+    assert len(mailbox.messages) == 1
+    assert send_welcome_email(settings, user_id) is False
 
 
 def test_unknown_user_is_a_permanent_error(settings: Settings) -> None:

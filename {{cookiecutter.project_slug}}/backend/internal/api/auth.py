@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from internal.api.deps import JobRunnerDep, SettingsDep, UnitOfWorkDep
-from internal.jobs import registry
+from internal.api.deps import SettingsDep, UnitOfWorkDep
+from internal.jobs import outbox
 from internal.jobs.send_password_reset_email import CONTRACT as SEND_PASSWORD_RESET_EMAIL
 from internal.jobs.send_password_reset_email import SendPasswordResetEmailInput
 from internal.schemas import AccessToken, PasswordResetConfirm, PasswordResetRequest
@@ -28,13 +28,12 @@ async def login(
 
 @router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED)
 async def request_password_reset(
-    data: PasswordResetRequest, uow: UnitOfWorkDep, runner: JobRunnerDep, settings: SettingsDep
+    data: PasswordResetRequest, uow: UnitOfWorkDep, settings: SettingsDep
 ) -> dict[str, str]:
     """Always 202, whether or not the email has an account; if it has, the reset email is on its way."""
     reset_id = await password_reset.request_reset(uow.session, settings, data.email)
     if reset_id is not None:
-        payload = SendPasswordResetEmailInput(reset_id=reset_id)
-        uow.after_commit(lambda: registry.dispatch(runner, SEND_PASSWORD_RESET_EMAIL, payload))
+        outbox.dispatch(uow, SEND_PASSWORD_RESET_EMAIL, SendPasswordResetEmailInput(reset_id=reset_id))
     return {"status": "accepted"}
 
 

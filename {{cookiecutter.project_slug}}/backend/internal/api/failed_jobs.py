@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from internal.api.deps import JobRunnerDep, RequireAdmin, UnitOfWorkDep
-from internal.jobs import registry
+from internal.api.deps import RequireAdmin, UnitOfWorkDep
+from internal.jobs import outbox, registry
 from internal.schemas import FailedJobRead, RetryAccepted
 from internal.services import failed_jobs
 
@@ -31,9 +31,9 @@ async def list_failed_jobs(
 
 
 @router.post("/{failed_job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_failed_job(failed_job_id: int, uow: UnitOfWorkDep, runner: JobRunnerDep) -> RetryAccepted:
+async def retry_failed_job(failed_job_id: int, uow: UnitOfWorkDep) -> RetryAccepted:
     """Mark the entry retried and dispatch its job again, once: a later or concurrent retry is a 409."""
     entry = await failed_jobs.mark_retried(uow.session, failed_job_id)
     contract, payload = registry.resolve(entry.job_name, entry.arguments)
-    uow.after_commit(lambda: registry.dispatch(runner, contract, payload))
+    outbox.dispatch(uow, contract, payload)
     return RetryAccepted(id=entry.id, job_name=entry.job_name)

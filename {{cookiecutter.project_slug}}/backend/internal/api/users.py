@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from internal.api.deps import CurrentUser, JobRunnerDep, UnitOfWorkDep
-from internal.jobs import registry
+from internal.api.deps import CurrentUser, UnitOfWorkDep
+from internal.jobs import outbox
 from internal.jobs.send_welcome_email import CONTRACT as SEND_WELCOME_EMAIL
 from internal.jobs.send_welcome_email import SendWelcomeEmailInput
 from internal.schemas import UserCreate, UserRead
@@ -16,10 +16,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_user(data: UserCreate, uow: UnitOfWorkDep, runner: JobRunnerDep) -> UserRead:
+async def create_user(data: UserCreate, uow: UnitOfWorkDep) -> UserRead:
     user = await users.create_user(uow.session, data)
-    payload = SendWelcomeEmailInput(user_id=user.id)
-    uow.after_commit(lambda: registry.dispatch(runner, SEND_WELCOME_EMAIL, payload))
+    outbox.dispatch(uow, SEND_WELCOME_EMAIL, SendWelcomeEmailInput(user_id=user.id))
     return UserRead.model_validate(user)
 
 

@@ -29,7 +29,9 @@ class JobContract(Generic[InputT]):
     timeout: float = 60.0
     retry_after: float = 10.0
     queue: str = "default"
-    max_backoff: float = 600.0
+    # Longest wait between tries. Kept short so that a job, retries included, fits well inside the
+    # window in which a broker redelivers work of a dead worker (see the runner's docs).
+    max_backoff: float = 120.0
     # Run periodically as well (see `internal.jobs.schedule`), with the schedule's fixed payload.
     schedule: Schedule | None = None
 

@@ -3,8 +3,11 @@
 `job_task(CONTRACT, handle)` turns a job's contract into a native task: `max_retries`, time limits,
 exponential jittered backoff, queue. Transient errors are retried; `PermanentJobError` (and input
 that no longer validates) fails at once. A job that fails for good is recorded in the failed-jobs
-store. Messages are acknowledged late, so a job whose worker process dies is delivered again, at
-most `MAX_REDELIVERIES` times (counted in Redis per task id and try).
+store; if that store cannot be written (database down), the job stays on the broker (it is sent
+again as a retry) until it can. Messages are acknowledged late, so a job whose worker process dies
+is delivered again, at most `MAX_REDELIVERIES` times (counted in Redis per task id and try); a
+worker killed outright leaves its messages to come back within the visibility timeout
+(`internal.celery_app`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from internal.celery_app import (
     app,
 )
 from internal.config import Settings, get_settings
+from internal.jobs import outbox
 from internal.jobs.contract import JobContract, PermanentJobError
 from internal.services.failed_jobs import record_failed_job
 
@@ -38,6 +42,10 @@ Handler = Callable[[Settings, InputT], object]
 FailureHook = Callable[[Settings, InputT, BaseException], object]
 # Grace between the soft limit (the job is interrupted) and the hard one (its process is killed).
 HARD_LIMIT_GRACE_SECONDS = 30.0
+# A job whose failure could not be recorded is tried again after this long.
+RECORD_RETRY_SECONDS = 10.0
+# Task ids of jobs dispatched through the outbox: `<job>-intent-<intent id>`.
+INTENT_MARK = "-intent-"
 
 
 class JobRunner:
@@ -46,6 +54,10 @@ class JobRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._redis: redis.asyncio.Redis | None = None
+        # The broker can lose a message a worker popped but had not yet registered as unacked
+        # (killed in between), so an outbox intent stays leased until its task ends (`run` marks
+        # it done); an intent whose task never ended is published again once this lease expires.
+        self.intent_lease: float | None = 2.0 * settings.celery_visibility_timeout
 
     async def start(self) -> None:
         """Create the Redis client; it connects on first use, so startup never waits on Redis."""
@@ -69,7 +81,11 @@ class JobRunner:
     async def enqueue(self, task: JobTaskProxy[InputT], payload: InputT) -> None:
         """Send the job; publishing blocks (and retries) on the broker, so it runs off the loop."""
         arguments = payload.model_dump(mode="json")
-        await anyio.to_thread.run_sync(lambda: task.apply_async(args=[arguments]))
+        # The outbox intent's id makes the task id: a redelivered intent is recognisable in logs
+        # and shares the redelivery cap.
+        intent = outbox.current_intent.get()
+        task_id = f"{task.name}{INTENT_MARK}{intent}" if intent is not None else None
+        await anyio.to_thread.run_sync(lambda: task.apply_async(args=[arguments], task_id=task_id))
 
 
 class JobTaskProxy(Generic[InputT]):
@@ -131,6 +147,18 @@ def forget_deliveries(settings: Settings, task_id: str, retries: int) -> None:
         log.warning("could not clear the delivery counter", extra={"task_id": task_id}, exc_info=True)
 
 
+def finish_intent(settings: Settings, task_id: str) -> None:
+    """Mark the outbox intent of this task done: the job has ended (succeeded or was recorded)."""
+    _, mark, tail = task_id.rpartition(INTENT_MARK)
+    if not mark or not tail.isdigit():
+        return
+    try:
+        outbox.finish(settings, int(tail))
+    except Exception:
+        # The intent's lease expires and the job is handed over again; it is idempotent.
+        log.warning("could not mark the job's outbox intent done", extra={"task_id": task_id}, exc_info=True)
+
+
 class RedeliveryCapExceeded(PermanentJobError):
     """The job's worker process died too often while running it (crash, OOM, SIGKILL)."""
 
@@ -155,18 +183,25 @@ class JobTask(Task):  # type: ignore[misc]
                 f"the worker process died {deliveries - 1} times running this job "
                 f"(cap: {MAX_REDELIVERIES} redeliveries); not running it again"
             )
-            self.fail_permanently(settings, arguments, error, attempts=retries + 1)
+            self.give_up(settings, arguments, error)
             forget_deliveries(settings, task_id, retries)
             return
         try:
             payload = self.contract.input_model.model_validate(arguments)
         except ValidationError as exc:
-            raise PermanentJobError(f"invalid arguments for {self.name}: {exc}") from exc
+            invalid = PermanentJobError(f"invalid arguments for {self.name}: {exc}")
+            self.give_up(settings, arguments, invalid)
+            raise invalid from exc
         try:
             self.handler(settings, payload)
-        except PermanentJobError:
+            finish_intent(settings, task_id)
+        except PermanentJobError as exc:
+            self.give_up(settings, arguments, exc)
             raise
         except (Exception, SoftTimeLimitExceeded) as exc:
+            if retries >= self.max_retries:
+                self.give_up(settings, arguments, exc)
+                raise
             delay = self.contract.backoff(retries + 1)
             log.warning(
                 "job failed, will retry",
@@ -177,15 +212,28 @@ class JobTask(Task):  # type: ignore[misc]
                     "error": repr(exc),
                 },
             )
-            # Past max_retries this re-raises `exc`, and on_failure records the job.
             raise self.retry(exc=exc, countdown=delay) from exc
         finally:
             forget_deliveries(settings, task_id, retries)
 
-    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        arguments = args[0] if args else kwargs.get("arguments", {})
-        attempts = int(getattr(self.request, "retries", 0) or 0) + 1
-        self.fail_permanently(get_settings(), arguments, exc, attempts=attempts)
+    def give_up(self, settings: Settings, arguments: dict[str, Any], exc: BaseException) -> None:
+        """Record the job as failed for good; if the store cannot be written, keep the job.
+
+        Acknowledging the message without a record would lose the job without a trace, so the job
+        goes back to the broker as one more retry (it runs again: jobs are idempotent) until the
+        record is written.
+        """
+        try:
+            self.fail_permanently(settings, arguments, exc, attempts=self.request.retries + 1)
+            finish_intent(settings, self.request.id)
+        except Exception as record_error:
+            log.warning(
+                "could not record the failed job; it stays on the broker",
+                extra={"job": self.name, "retry_in": RECORD_RETRY_SECONDS, "error": repr(record_error)},
+            )
+            raise self.retry(
+                exc=record_error, countdown=RECORD_RETRY_SECONDS, max_retries=self.request.retries + 1
+            ) from record_error
 
     def fail_permanently(
         self, settings: Settings, arguments: dict[str, Any], exc: BaseException, *, attempts: int

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RetryConfig, TLSConfig
 
 from internal.config import Settings
+from internal.jobs import outbox
 from internal.jobs.contract import JobContract
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ def task_queue(settings: Settings, queue: str = "default") -> str:
 
 
 class JobRunner:
+    # A started workflow lives on the server: the outbox intent is done once Temporal accepted it.
+    intent_lease: float | None = None
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: Client | None = None
@@ -168,9 +173,21 @@ class JobRunner:
         return False
 
     async def start_job(
-        self, contract: JobContract[Any], run: Callable[[Any, Any], Awaitable[Any]], arg: Any, *, key: str
+        self,
+        contract: JobContract[Any],
+        run: Callable[[Any, Any], Awaitable[Any]],
+        arg: Any,
+        *,
+        key: str | None = None,
     ) -> None:
-        """Start a job's workflow, with an id made of the job name and a business key."""
+        """Start a job's workflow, with an id made of the job name and a business key.
+
+        Without a key, the id of the outbox intent being delivered: an intent delivered twice
+        (handed over, then the database went away before it was marked) starts one run.
+        """
+        if key is None:
+            intent = outbox.current_intent.get()
+            key = f"intent-{intent}" if intent is not None else uuid.uuid4().hex
         await self.start_workflow(
             run, arg, workflow_id=f"{contract.name.replace('_', '-')}-{key}", queue=contract.queue
         )

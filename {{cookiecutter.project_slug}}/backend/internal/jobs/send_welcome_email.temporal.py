@@ -1,8 +1,9 @@
 """SendWelcomeEmail: greet a new user by email, once (see `internal.services.welcome`).
 
 A workflow running one activity. The workflow id is derived from the user, so starting it twice
-for the same user is a no-op; the activity is idempotent, so a retry after a worker died mid-send
-sends the email at most once more in total (exactly once, given the row lock in the service).
+for the same user is a no-op; the activity is idempotent (see `internal.services.welcome`), so a
+retry after a worker died finds the email sent and does nothing, unless the worker died between the
+SMTP server's acceptance and the commit: then the email goes out twice, with the same Message-ID.
 """
 
 from __future__ import annotations

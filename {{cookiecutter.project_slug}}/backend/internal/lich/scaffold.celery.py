@@ -19,10 +19,10 @@ A Celery task built from CONTRACT (`internal.jobs.runner.job_task`): `max_tries`
 jittered backoff from `retry_after` between tries, sent to `queue`. A job that fails for good
 (`PermanentJobError`, or out of tries) is recorded in the failed-jobs store (`lich jobs failed`),
 then `failed` below runs. The worker registers every module of `internal.jobs` at startup: nothing
-else needs an edit. Dispatch it once the data it needs is committed:
+else needs an edit. Dispatch it in the transaction of the data it needs (the job outbox: it runs
+once that commits, at least once, so keep it idempotent):
 
-    payload = ${Name}Input(reference="...")
-    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, payload))
+    outbox.dispatch(uow, CONTRACT, ${Name}Input(reference="..."))
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ JOB_MODULE = '''\
 """${Name}: describe what the job does, in one line.
 
 An in-process background job: `dispatch` hands it to the API's own runner, which runs `handle` on a
-worker thread after the response, under CONTRACT (tries, timeout per try, backoff). Not durable: a
-job still waiting or running when the API stops is lost; only jobs that run out of tries are kept,
-in the failed-jobs store (`lich jobs failed`). Dispatch it once the data it needs is committed:
+worker thread after the response, under CONTRACT (tries, timeout per try, backoff); jobs that run
+out of tries are kept in the failed-jobs store (`lich jobs failed`). Durable through the job
+outbox: a job left unfinished by a stopped API runs again at its next start, so it runs at least
+once and must be idempotent. Dispatch it in the transaction of the data it needs:
 
-    payload = ${Name}Input(reference="...")
-    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, payload))
+    outbox.dispatch(uow, CONTRACT, ${Name}Input(reference="..."))
 """
 
 from __future__ import annotations

@@ -23,16 +23,15 @@ nothing else needs an edit. Every input field has a default, so it also runs fro
     temporal workflow execute --input '{}' --task-queue <TEMPORAL_TASK_QUEUE> \\
         --type ${Name}Workflow
 
-Dispatch it from the API once the data it needs is committed:
+Dispatch it from the API in the transaction of the data it needs (the job outbox: it runs once
+that commits, at least once, so keep it idempotent):
 
-    payload = ${Name}Input(reference="...")
-    uow.after_commit(lambda: registry.dispatch(runner, CONTRACT, payload))
+    outbox.dispatch(uow, CONTRACT, ${Name}Input(reference="..."))
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 
 from temporalio import activity, workflow
 
@@ -71,7 +70,9 @@ CONTRACT = JobContract(
 def handle(settings: Settings, payload: ${Name}Input) -> ${Name}Result:
     """The work itself, in the activity (a worker thread): I/O belongs here, never in the workflow.
     An activity may run more than once: keep it idempotent. Raise `PermanentJobError`
-    (internal.jobs.contract) when retrying cannot help."""
+    (internal.jobs.contract) when retrying cannot help. `run_activity` heartbeats while this runs,
+    so a killed worker's attempt is retried within seconds; for long work over many items, call
+    `activity.heartbeat(progress)` here too and resume from `activity.info().heartbeat_details`."""
     log.info("${words} done", extra={"reference": payload.reference})
     return ${Name}Result(reference=payload.reference)
 
@@ -89,10 +90,9 @@ class ${Name}Workflow:
 
 
 async def dispatch(runner: JobRunner, payload: ${Name}Input) -> None:
-    # The workflow id is made of the job name and this key: a second start with the same key
-    # while a run is in progress is a no-op.
-    key = payload.reference or uuid.uuid4().hex
-    await runner.start_job(CONTRACT, ${Name}Workflow.run, payload, key=key)
+    # The workflow id is made of the job name and this key (by default, the outbox intent's id):
+    # a second start with the same key while a run is in progress is a no-op.
+    await runner.start_job(CONTRACT, ${Name}Workflow.run, payload, key=payload.reference or None)
 '''
 
 JOB_TEST = '''\

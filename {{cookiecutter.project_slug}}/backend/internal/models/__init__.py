@@ -1,13 +1,14 @@
 """ORM models. Importing this package registers every table on `Base.metadata` (Alembic relies on it)."""
 
 from internal.models.failed_job import FailedJob
+from internal.models.job_intent import JobIntent
 from internal.models.job_schedule import JobSchedule
 {%- if cookiecutter.task_runner == "temporal" %}
 from internal.models.orders import InventoryItem, InventoryReservation, Order, StubPayment
 {%- endif %}
 from internal.models.user import PasswordReset, User
 
-__all__ = ["FailedJob", "JobSchedule", "PasswordReset", "User"]
+__all__ = ["FailedJob", "JobIntent", "JobSchedule", "PasswordReset", "User"]
 {%- if cookiecutter.task_runner == "temporal" %}
 __all__ += ["InventoryItem", "InventoryReservation", "Order", "StubPayment"]
 {%- endif %}

@@ -3,6 +3,12 @@
 Blocking on purpose: it runs inside job code (worker processes and threads), never on the event
 loop. Errors are split the way a retry policy needs them: a 5xx reply is permanent (`MailRejected`),
 anything else (connection refused, timeout, 4xx) is worth retrying.
+
+A message is delivered once the server answered 250 to its DATA. Whatever happens after that
+(QUIT unanswered, the connection dropped) must not fail the send: a retry would send it twice,
+and a job that could not retry would drop a message that was in fact delivered. A connection lost
+before that reply leaves the outcome unknown; the caller retries, and the deterministic
+Message-ID lets mail systems drop the copy if the server had accepted it.
 """
 
 from __future__ import annotations
@@ -65,8 +71,11 @@ def connect(settings: Settings) -> smtplib.SMTP:
 
 def send_mail(settings: Settings, message: EmailMessage) -> None:
     try:
-        with connect(settings) as smtp:
+        smtp = connect(settings)
+        try:
             smtp.send_message(message)
+        finally:
+            _hang_up(smtp)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         if all(500 <= code < 600 for code in codes):
@@ -76,3 +85,11 @@ def send_mail(settings: Settings, message: EmailMessage) -> None:
         if 500 <= exc.smtp_code < 600:
             raise MailRejected(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
         raise
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """Say QUIT if the server still listens; either way, close the socket. Never raises."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()

@@ -1,9 +1,12 @@
-"""The welcome email, sent exactly once per user.
+"""The welcome email: an idempotent job, so at-least-once delivery sends it once per user.
 
 The user's row is locked (``SELECT ... FOR UPDATE``) for the whole send, and
 ``welcome_email_sent_at`` is written in the same transaction. A redelivered or concurrently
 running copy of the job waits on the lock, then sees the timestamp and does nothing. A worker that
-dies mid-send rolls the transaction back, so the redelivered job sends the email (once).
+dies mid-send rolls the transaction back, so the redelivered job sends the email. The one duplicate
+left: the SMTP server accepted the message and the commit did not happen (the process died, or the
+database became unreachable, in between); the copy carries the same deterministic Message-ID, so
+mail systems can drop it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 A job is a workflow that runs one activity:
 
-- `run_activity` is the activity's body: it runs the job's blocking `handle(settings, payload)` and
-  turns its errors into Temporal failures (`PermanentJobError` and SMTP rejections non-retryable);
+- `run_activity` is the activity's body: it runs the job's blocking `handle(settings, payload)`,
+  heartbeating while it runs, and turns its errors into Temporal failures (`PermanentJobError` and
+  SMTP rejections non-retryable);
 - `run_job` is the workflow's body: it executes that activity with the contract's timeout and a
   bounded, exponential retry policy, and when the job fails for good it records it in the
   failed-jobs store (through an activity) and fails the workflow.
@@ -11,11 +12,13 @@ A job is a workflow that runs one activity:
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio import workflow
+from temporalio import activity, workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
@@ -32,6 +35,10 @@ ResultT = TypeVar("ResultT")
 # Error types (exception class names) that no retry can fix.
 NON_RETRYABLE_ERROR_TYPES = ["PermanentJobError", "MailRejected"]
 RECORD_FAILURE_TIMEOUT = timedelta(seconds=30)
+# A job's activity heartbeats this often while `handle` runs; the server retries it elsewhere once
+# no heartbeat arrived for HEARTBEAT_TIMEOUT (a killed worker), instead of after the whole timeout.
+HEARTBEAT_EVERY_SECONDS = 2.0
+HEARTBEAT_TIMEOUT = timedelta(seconds=8)
 
 
 def retry_policy(contract: JobContract[Any]) -> RetryPolicy:
@@ -48,12 +55,30 @@ def retry_policy(contract: JobContract[Any]) -> RetryPolicy:
 def run_activity(
     contract: JobContract[InputT], handle: Callable[[Settings, InputT], ResultT], payload: InputT
 ) -> ResultT:
-    """Run a job's `handle` inside its (sync, thread-pool) activity."""
+    """Run a job's `handle` inside its (sync, thread-pool) activity, heartbeating meanwhile.
+
+    The heartbeat says "this worker is alive", not "the job progresses": a handle that hangs is
+    still ended by the contract's timeout. A job whose work is a loop over items can call
+    `activity.heartbeat(progress)` itself, and read `activity.info().heartbeat_details` on retry
+    to resume where the killed attempt stopped.
+    """
+    done = threading.Event()
+    context = contextvars.copy_context()  # the activity's context: heartbeats go to this attempt
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_EVERY_SECONDS):
+            context.run(activity.heartbeat)
+
+    beating = threading.Thread(target=beat, name="activity-heartbeat", daemon=True)
+    beating.start()
     try:
         return handle(get_settings(), payload)
     except Exception as exc:
         # The attempt number travels in the failure, so the failed-jobs entry can report it.
         raise as_failure(exc) from exc
+    finally:
+        done.set()
+        beating.join()
 
 
 def describe_failure(contract: JobContract[Any], error: ActivityError) -> tuple[str, int]:
@@ -79,6 +104,7 @@ async def run_job(
             activity_fn,
             payload,
             start_to_close_timeout=timedelta(seconds=contract.timeout),
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=retry_policy(contract),
         )
     except ActivityError as error:

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from internal.config import Settings
+from internal.db.sync import sync_sessionmaker
 from internal.jobs import send_welcome_email
 from internal.jobs.runner import JobRunner
 from internal.jobs.send_welcome_email import (
@@ -17,9 +19,14 @@ from internal.jobs.send_welcome_email import (
     SendWelcomeEmailResult,
     SendWelcomeEmailWorkflow,
 )
-from internal.models import User
-from tests.support import Mailbox, api_client, eventually, sign_up
+from internal.models import JobIntent, User
+from tests.support import Mailbox, api_client, eventually, headers_for, sign_up, welcome_email_sent_at
 from tests.temporal.helpers import make_user, row
+
+
+def intent_row(settings: Settings) -> JobIntent | None:
+    with sync_sessionmaker(settings.sync_database_url)() as session:
+        return session.scalars(select(JobIntent)).first()
 
 
 @pytest.fixture
@@ -64,15 +71,26 @@ async def test_ready_names_temporal_when_it_is_down(settings: Settings) -> None:
     assert checks["temporal"] != "ok"
 
 
-async def test_user_created_while_temporal_is_down_lands_in_the_store(
-    settings: Settings, admin_headers: dict[str, str]
+async def test_user_created_while_temporal_is_down_gets_its_email_once_temporal_is_back(
+    settings: Settings, job_worker: Client, mailbox: Mailbox, admin_headers: dict[str, str]
 ) -> None:
     async with api_client(settings.model_copy(update={"temporal_address": "127.0.0.1:1"})) as client:
         response = await sign_up(client, "down@example.com")
         assert response.status_code == 201
-        failed = (await client.get("/api/v1/jobs/failed", headers=admin_headers)).json()
-    assert [(f["job_name"], f["attempts"]) for f in failed] == [("send_welcome_email", 0)]
-    assert "dispatch failed" in failed[0]["exception"]
+
+        async def refused() -> JobIntent | None:
+            intent = intent_row(settings)
+            return intent if intent is not None and intent.attempts > 0 else None
+
+        intent = await eventually(refused, within=30)
+        assert intent.delivered_at is None
+        assert (await client.get("/api/v1/jobs/failed", headers=admin_headers)).json() == []
+
+    async with api_client(settings) as client:
+        user_id = response.json()["id"]
+        own = headers_for(settings, user_id)
+        await eventually(lambda: welcome_email_sent_at(client, user_id, own), within=60)
+    assert [m["To"] for m in mailbox.messages] == ["down@example.com"]
 
 
 async def test_ready_is_200_with_temporal_up(client: httpx.AsyncClient) -> None:
