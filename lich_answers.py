@@ -3,8 +3,8 @@
 Loaded by cookiecutter as a local Jinja extension (``_extensions`` in cookiecutter.json), so the
 template files stay plain TOML/Python/Markdown with one filter per value:
 
-- ``toml``: a TOML basic string, quotes included;
-- ``py``: a Python string literal in the quote style ruff format keeps;
+- ``toml``: the inside of a TOML basic string (``key = "{{ value | toml }}"``);
+- ``py``: the inside of a double-quoted Python string, in a form ruff format keeps;
 - ``md``: Markdown text that renders as the answer (punctuation Markdown would read is escaped).
 
 ``problems(answers)`` is the one list of rules. It runs twice: while the answers are read (the
@@ -26,10 +26,10 @@ from jinja2 import Environment
 from jinja2.ext import Extension
 
 TASK_RUNNERS = ("celery", "temporal", "none")
-# Display columns: PROJECT_NAME = "<name>" must stay within the generated project's 110-column
-# lines even when every character is escaped or double-width.
-MAX_LENGTH = {"project_name": 45, "project_slug": 40, "description": 300, "author_name": 100, "author_email": 254}
+MAX_LENGTH = {"project_name": 60, "project_slug": 40, "description": 300, "author_name": 100, "author_email": 254}
 TEXT_ANSWERS = ("project_name", "description", "author_name")
+# `PROJECT_NAME = "<name>"` must fit the generated project's 110-column lines once escaped.
+MAX_PYTHON_NAME_COLUMNS = 110 - len('PROJECT_NAME = ""')
 # A lowercase identifier that is also a valid compose project and Docker image name: no leading,
 # trailing or doubled underscores.
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
@@ -89,9 +89,16 @@ def text_problem(field: str, value: str) -> str | None:
         return f"is {len(value)} characters long; type at most {MAX_LENGTH[field]}."
     if bad := unrepresentable(value):
         return f"contains {bad}; type it on one line without control characters."
+    if field == "project_name" and columns(python_string(value)) > MAX_PYTHON_NAME_COLUMNS:
+        return "is too wide for one line of Python once its quotes and backslashes are escaped; type a shorter name."
     if field == "author_name" and "," in value:
         return "contains a comma, which package metadata cannot hold in a name; type it without the comma."
     return None
+
+
+def columns(text: str) -> int:
+    """Display width, as ruff measures line length: wide (e.g. CJK) characters count twice."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
 
 def email_problem(value: str) -> str | None:
@@ -121,14 +128,14 @@ def shown(value: Any) -> str:
 
 
 def toml_string(value: str) -> str:
-    """A TOML basic string: JSON's escapes (quote, backslash, \\uXXXX) are TOML's too."""
-    return json.dumps(value, ensure_ascii=False)
+    """The inside of a TOML basic string ("..."): JSON's escapes (quote, backslash, \\uXXXX) are TOML's."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
 def python_string(value: str) -> str:
-    """A Python literal in the quotes ruff format prefers: double, unless that needs more escapes."""
-    quote = "'" if value.count('"') > value.count("'") else '"'
-    return quote + value.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+    """The inside of a double-quoted Python string. A quote is written as \\x22, not \\", so ruff
+    format (which swaps to single quotes around a string that holds double quotes) leaves it as is."""
+    return value.replace("\\", "\\\\").replace('"', "\\x22")
 
 
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|#])")

@@ -363,6 +363,7 @@ def test_readme_shows_markdown_characters_of_an_answer_as_text(tmp_path: Path) -
         ({"project_name": ""}, "project_name"),
         ({"project_name": "   "}, "project_name"),
         ({"project_name": "x" * 1000, "project_slug": "shop"}, "project_name"),
+        ({"project_name": '"' * 30, "project_slug": "shop"}, "project_name"),
         ({"project_name": "two\nlines", "project_slug": "shop"}, "project_name"),
         ({"project_name": "bell\x07", "project_slug": "shop"}, "project_name"),
         ({"project_name": "evil\u202eoverride", "project_slug": "shop"}, "project_name"),

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     mail_from: str = "{{ cookiecutter.project_slug }}@example.com"
+    # HTTP: request bodies over this many bytes are refused with 413.
+    max_request_bytes: int = Field(default=1_048_576, ge=1)
+    # /docs, /redoc and /openapi.json: always served outside production, in production only if true.
+    docs_enabled: bool = False
+    # Origins allowed to call the API from a browser, comma-separated; empty = no CORS headers at all.
+    cors_origins: str = ""
 {%- if cookiecutter.task_runner == "celery" %}
     # Celery's broker and result backend are REDIS_URL unless set (empty = use REDIS_URL).
     redis_url: str = "redis://localhost:6379/0"
@@ -75,6 +81,14 @@ class Settings(BaseSettings):
                 "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return self
+
+    @property
+    def docs_served(self) -> bool:
+        return self.environment != "production" or self.docs_enabled
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def sync_database_url(self) -> str:

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from internal import PROJECT_NAME
 from internal.api import api_router, health
+from internal.api.middleware import BodySizeLimit, JsonServerErrors, RequestIdAndSecurityHeaders
 from internal.config import Settings, get_settings
 from internal.db.session import create_engine_for, create_sessionmaker
 from internal.errors import install_error_handlers
@@ -43,12 +45,37 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json_lines=settings.environment == "production")
-    app = FastAPI(title=PROJECT_NAME, version="0.1.0", lifespan=lifespan)
+    docs = settings.docs_served
+    app = FastAPI(
+        title=PROJECT_NAME,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(api_router, prefix="/api/v1")
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost last: every response, a CORS preflight, a 413 or a JSON 500 included, gets the
+    request id and the security headers."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(JsonServerErrors)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestIdAndSecurityHeaders)
 
 
 app = create_app()

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from internal.fields import Text
+
 
 class UserCreate(BaseModel):
     email: Annotated[EmailStr, AfterValidator(str.lower)]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
 class UserRead(BaseModel):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
 from internal.api.deps import JobRunnerDep, UnitOfWorkDep
+from internal.fields import Id
 from internal.jobs import registry
 from internal.schemas import FailedJobRead, RetryAccepted
 from internal.services import failed_jobs
@@ -16,17 +18,27 @@ router = APIRouter(prefix="/jobs/failed", tags=["jobs"])
 
 @router.get("")
 async def list_failed_jobs(
-    uow: UnitOfWorkDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, uow: UnitOfWorkDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[FailedJobRead]:
-    """Newest first."""
-    return [
+    """Newest first. In production an entry's error is only its type: the stored text (hosts, ports)
+    stays in the database and the worker's log."""
+    entries = [
         FailedJobRead.model_validate(entry)
         for entry in await failed_jobs.list_failed_jobs(uow.session, limit=limit)
     ]
+    if request.app.state.settings.environment == "production":
+        entries = [entry.model_copy(update={"exception": error_type(entry.exception)}) for entry in entries]
+    return entries
+
+
+def error_type(stored: str) -> str:
+    """``ConnectionRefusedError(111, 'Connect call failed ...')`` -> ``ConnectionRefusedError``."""
+    match = re.match(r"[A-Za-z_][A-Za-z0-9_.]*", stored)
+    return f"{match.group(0) if match else 'Error'} (full error in the logs)"
 
 
 @router.post("/{failed_job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
-async def retry_failed_job(failed_job_id: int, uow: UnitOfWorkDep, runner: JobRunnerDep) -> RetryAccepted:
+async def retry_failed_job(failed_job_id: Id, uow: UnitOfWorkDep, runner: JobRunnerDep) -> RetryAccepted:
     """Mark the entry retried and dispatch the job again with its stored arguments."""
     entry = await failed_jobs.mark_retried(uow.session, failed_job_id)
     contract, payload = registry.resolve(entry.job_name, entry.arguments)

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from internal.api.deps import JobRunnerDep, UnitOfWorkDep
+from internal.fields import Id, NonNegativeInt32, Text
 from internal.jobs.runner import JobRunner
 from internal.services import orders
 from internal.services.orders import OrderCreate
@@ -19,11 +20,11 @@ from internal.workers.workflows import ProcessOrderInput, ProcessOrderWorkflow
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["orders"])
 
-Sku = Annotated[str, Path(min_length=1, max_length=64)]
+Sku = Annotated[Text, Path(min_length=1, max_length=64)]
 
 
 class StockUpdate(BaseModel):
-    quantity: int = Field(ge=0)
+    quantity: NonNegativeInt32
 
 
 class StockRead(BaseModel):
@@ -65,7 +66,7 @@ async def create_order(data: OrderCreate, uow: UnitOfWorkDep, runner: JobRunnerD
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: int, uow: UnitOfWorkDep) -> OrderRead:
+async def get_order(order_id: Id, uow: UnitOfWorkDep) -> OrderRead:
     return OrderRead.model_validate(await orders.get_order(uow.session, order_id))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from internal.api.deps import JobRunnerDep, UnitOfWorkDep
+from internal.fields import Id
 from internal.jobs import registry
 from internal.jobs.send_welcome_email import CONTRACT as SEND_WELCOME_EMAIL
 from internal.jobs.send_welcome_email import SendWelcomeEmailInput
@@ -23,5 +24,5 @@ async def create_user(data: UserCreate, uow: UnitOfWorkDep, runner: JobRunnerDep
 
 
 @router.get("/{user_id}")
-async def get_user(user_id: int, uow: UnitOfWorkDep) -> UserRead:
+async def get_user(user_id: Id, uow: UnitOfWorkDep) -> UserRead:
     return UserRead.model_validate(await users.get_user(uow.session, user_id))
