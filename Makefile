@@ -1,6 +1,6 @@
-.PHONY: test test-render test-variant test-e2e test-cli lint bench
+.PHONY: test test-render test-variant test-e2e test-cli test-fuzz lint bench
 
-## Every tier (render, variant, e2e, cli) against real services: what CI runs.
+## Every tier (render, variant, e2e, cli, fuzz) against real services: what CI runs.
 test:
 	uv run pytest
 
@@ -16,6 +16,10 @@ test-e2e:
 
 test-cli:
 	uv run pytest -m cli
+
+## Schemathesis against each variant's running API (fixed seed and budget).
+test-fuzz:
+	uv run pytest -m fuzz
 
 ## Lint the template's own code, and the generated backend's sources as they stand in the template
 ## (files with a Jinja block are linted after rendering, by the variant tier).

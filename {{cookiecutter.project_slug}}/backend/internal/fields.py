@@ -18,6 +18,11 @@ INT32_MAX = 2**31 - 1
 # Any text a column stores. Narrow it further where needed:
 # ``Annotated[Text, StringConstraints(max_length=200)]``.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+# A name people read: 1-200 characters, at least one of them visible. The pattern uses explicit
+# ranges, not \s, so the server, the OpenAPI schema and clients' regex engines agree on a match.
+DisplayName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00]*[^\x00-\x20\x7f][^\x00]*$")
+]
 # Primary keys, in paths and bodies: 1 .. 2**31 - 1.
 Id = Annotated[int, Ge(1), Le(INT32_MAX)]
 # Counts and amounts that must be positive (quantities ordered, prices in cents).

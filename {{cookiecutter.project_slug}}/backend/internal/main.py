@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -21,8 +22,14 @@ from internal.db.session import create_engine_for, create_sessionmaker
 from internal.errors import install_error_handlers
 from internal.jobs.runner import JobRunner
 from internal.logs import configure_logging
+from internal.schemas import Problem
 
 log = logging.getLogger(__name__)
+BODY_ERRORS = {
+    "400": "The body is not valid UTF-8 JSON.",
+    "413": "The body is larger than MAX_REQUEST_BYTES.",
+}
+PROBLEM = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 @asynccontextmanager
@@ -59,7 +66,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(api_router, prefix="/api/v1")
+    document_body_errors(app)
     return app
+
+
+def document_body_errors(app: FastAPI) -> None:
+    """Every operation that takes a body can also answer 400 (a body that is not UTF-8 JSON) and
+    413 (over MAX_REQUEST_BYTES): say so in the OpenAPI schema, for every route, present or future."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+                "Problem", Problem.model_json_schema()
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    if "requestBody" in operation:
+                        for code, meaning in BODY_ERRORS.items():
+                            operation["responses"].setdefault(code, {"description": meaning, **PROBLEM})
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  (FastAPI's documented way to extend it)
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:

@@ -5,14 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from internal.fields import Text
+from internal.fields import DisplayName
 
 
 class UserCreate(BaseModel):
     email: Annotated[EmailStr, AfterValidator(str.lower)]
-    name: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: DisplayName
+
+
+class Problem(BaseModel):
+    """The body of every error response except 422: what went wrong, in one sentence."""
+
+    detail: str
+
+
+def documented(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer with (clients and fuzzers read them)."""
+    return {code: {"model": Problem} for code in status_codes}
 
 
 class UserRead(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from internal.api.deps import JobRunnerDep, UnitOfWorkDep
 from internal.fields import Id
 from internal.jobs import registry
-from internal.schemas import FailedJobRead, RetryAccepted
+from internal.schemas import FailedJobRead, RetryAccepted, documented
 from internal.services import failed_jobs
 
 router = APIRouter(prefix="/jobs/failed", tags=["jobs"])
@@ -37,7 +37,7 @@ def error_type(stored: str) -> str:
     return f"{match.group(0) if match else 'Error'} (full error in the logs)"
 
 
-@router.post("/{failed_job_id}/retry", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{failed_job_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses=documented(404, 409))
 async def retry_failed_job(failed_job_id: Id, uow: UnitOfWorkDep, runner: JobRunnerDep) -> RetryAccepted:
     """Mark the entry retried and dispatch the job again with its stored arguments."""
     entry = await failed_jobs.mark_retried(uow.session, failed_job_id)

@@ -35,7 +35,7 @@ async def _check(name: str, probe: Callable[[], Awaitable[None]], *, detailed: b
     return name, "ok"
 
 
-@router.get("/ready")
+@router.get("/ready", responses={503: {"description": "Something the API needs does not answer."}})
 async def ready(request: Request) -> JSONResponse:
     """Readiness: the database and the task runner's backend answer. 503 names what failed."""
     engine: AsyncEngine = request.app.state.engine

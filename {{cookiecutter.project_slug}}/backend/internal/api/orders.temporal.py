@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from internal.api.deps import JobRunnerDep, UnitOfWorkDep
 from internal.fields import Id, NonNegativeInt32, Text
 from internal.jobs.runner import JobRunner
+from internal.schemas import documented
 from internal.services import orders
 from internal.services.orders import OrderCreate
 from internal.workers.workflows import ProcessOrderInput, ProcessOrderWorkflow
@@ -65,7 +66,7 @@ async def create_order(data: OrderCreate, uow: UnitOfWorkDep, runner: JobRunnerD
     return OrderRead.model_validate(order)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", responses=documented(404))
 async def get_order(order_id: Id, uow: UnitOfWorkDep) -> OrderRead:
     return OrderRead.model_validate(await orders.get_order(uow.session, order_id))
 

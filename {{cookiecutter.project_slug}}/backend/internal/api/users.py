@@ -9,13 +9,13 @@ from internal.fields import Id
 from internal.jobs import registry
 from internal.jobs.send_welcome_email import CONTRACT as SEND_WELCOME_EMAIL
 from internal.jobs.send_welcome_email import SendWelcomeEmailInput
-from internal.schemas import UserCreate, UserRead
+from internal.schemas import UserCreate, UserRead, documented
 from internal.services import users
 
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=documented(409))
 async def create_user(data: UserCreate, uow: UnitOfWorkDep, runner: JobRunnerDep) -> UserRead:
     user = await users.create_user(uow.session, data)
     payload = SendWelcomeEmailInput(user_id=user.id)
@@ -23,6 +23,6 @@ async def create_user(data: UserCreate, uow: UnitOfWorkDep, runner: JobRunnerDep
     return UserRead.model_validate(user)
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", responses=documented(404))
 async def get_user(user_id: Id, uow: UnitOfWorkDep) -> UserRead:
     return UserRead.model_validate(await users.get_user(uow.session, user_id))
