@@ -89,7 +89,8 @@ def document_body_errors(app: FastAPI) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]  (FastAPI's documented way to extend it)
+    # FastAPI's documented way to extend the schema is to replace this method.
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:

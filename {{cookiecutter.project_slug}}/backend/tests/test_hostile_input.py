@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import TypeAdapter, ValidationError
 
 from internal.config import Settings
 from internal.errors import MAX_ECHOED_CHARS
+from internal.fields import NonNegativeInt32, PositiveInt32
 from internal.main import create_app
 from internal.services.failed_jobs import record_failed_job
 from tests.support import api_client
@@ -214,3 +216,25 @@ async def test_failed_jobs_in_production_show_the_error_type_only(settings: Sett
     async with api_client(settings.model_copy(update=PRODUCTION)) as client:
         [entry] = (await client.get("/api/v1/jobs/failed")).json()
     assert entry["exception"] == "ConnectionRefusedError (full error in the logs)"
+
+
+# --- the field types every route uses ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [1, 5.0, 2**31 - 1])
+def test_a_body_integer_within_the_column_is_accepted(value: object) -> None:
+    assert TypeAdapter(PositiveInt32).validate_python(value) == int(value)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("value", [0, 2**31, True, "5", 5.5, 1e400])
+def test_a_body_integer_outside_the_column_or_not_a_json_integer_is_refused(value: object) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(PositiveInt32).validate_python(value)
+
+
+def test_the_integer_bounds_are_in_the_openapi_schema() -> None:
+    assert TypeAdapter(NonNegativeInt32).json_schema() == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2**31 - 1,
+    }
