@@ -29,6 +29,8 @@ lint:
 	  uv run --project ../.. ruff check --no-cache --extend-ignore N999 $$plain && \
 	  uv run --project ../.. ruff format --no-cache --check $$plain
 
-## Bake time per variant against a bare-cookiecutter baseline.
+## Bake time per variant against a bare-cookiecutter baseline; API memory refusing a 100 MiB body
+## against no effective limit.
 bench:
 	uv run python benchmarks/bake_time.py
+	uv run python benchmarks/request_body_memory.py
