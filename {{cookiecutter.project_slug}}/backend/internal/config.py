@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     docs_enabled: bool = False
     # Origins allowed to call the API from a browser, comma-separated; empty = no CORS headers at all.
     cors_origins: str = ""
+    # Login for mail providers; empty: no login.
+    smtp_user: str = ""
+    smtp_password: str = ""
+    # starttls | ssl | none; empty: none in development and test, starttls in production.
+    smtp_tls: Literal["starttls", "ssl", "none", ""] = ""
 {%- if cookiecutter.task_runner == "celery" %}
     # Celery's broker and result backend are REDIS_URL unless set (empty = use REDIS_URL).
     redis_url: str = "redis://localhost:6379/0"
@@ -64,6 +69,12 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "{{ cookiecutter.project_slug }}"
+    # TLS to the frontend (Temporal Cloud, any TLS cluster), with a client certificate for mTLS.
+    temporal_tls: bool = False
+    temporal_tls_client_cert: str = ""
+    temporal_tls_client_key: str = ""
+    # Temporal Cloud API key (implies TLS).
+    temporal_api_key: str = ""
 {%- endif %}
 
     @field_validator("database_url")
@@ -89,6 +100,13 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def smtp_security(self) -> Literal["starttls", "ssl", "none"]:
+        """SMTP_TLS, or the environment's default: encrypted in production, plain for local sinks."""
+        if self.smtp_tls:
+            return self.smtp_tls
+        return "starttls" if self.environment == "production" else "none"
 
     @property
     def sync_database_url(self) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -19,7 +20,7 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RetryConfig
+from temporalio.service import RetryConfig, TLSConfig
 
 from internal.config import Settings
 from internal.jobs.contract import JobContract
@@ -32,11 +33,27 @@ READINESS_TIMEOUT = timedelta(seconds=2)
 CLOSING_RUN_WAIT_SECONDS = 10.0
 
 
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS as TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT/KEY and TEMPORAL_API_KEY ask (False: plaintext).
+
+    The server's certificate is checked against the system's roots; a client certificate and key
+    turn it into mutual TLS; an API key (Temporal Cloud) always travels over TLS.
+    """
+    cert, key = settings.temporal_tls_client_cert, settings.temporal_tls_client_key
+    if bool(cert) != bool(key):
+        raise ValueError("TEMPORAL_TLS_CLIENT_CERT and TEMPORAL_TLS_CLIENT_KEY must be set together")
+    if cert:
+        return TLSConfig(client_cert=Path(cert).read_bytes(), client_private_key=Path(key).read_bytes())
+    return settings.temporal_tls or bool(settings.temporal_api_key)
+
+
 async def connect(settings: Settings, *, lazy: bool = False, identity: str | None = None) -> Client:
     """A client for `settings` with the pydantic data converter (job inputs are pydantic models)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key or None,
         data_converter=pydantic_data_converter,
         connect_timeout=CONNECT_TIMEOUT,
         # Bounded: a start that cannot reach the server fails within seconds, and the job lands

@@ -8,6 +8,7 @@ anything else (connection refused, timeout, 4xx) is worth retrying.
 from __future__ import annotations
 
 import smtplib
+import ssl
 from email.message import EmailMessage
 
 from internal.config import Settings
@@ -36,9 +37,35 @@ def build_message(settings: Settings, *, to: str, subject: str, body: str, messa
     return message
 
 
+def connect(settings: Settings) -> smtplib.SMTP:
+    """An SMTP session as SMTP_TLS and SMTP_USER ask: implicit TLS or STARTTLS, then a login.
+
+    Certificates are verified against the system's trust store (`SSL_CERT_FILE` adds a CA); a
+    server that cannot prove its name fails the try instead of receiving the message in clear.
+    """
+    security = settings.smtp_security
+    context = ssl.create_default_context() if security != "none" else None
+    smtp: smtplib.SMTP
+    if security == "ssl":
+        smtp = smtplib.SMTP_SSL(
+            settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS, context=context
+        )
+    else:
+        smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+    try:
+        if security == "starttls":
+            smtp.starttls(context=context)
+        if settings.smtp_user:
+            smtp.login(settings.smtp_user, settings.smtp_password)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 def send_mail(settings: Settings, message: EmailMessage) -> None:
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        with connect(settings) as smtp:
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
