@@ -41,17 +41,27 @@ def request_id_of(scope: Scope) -> str:
     return request_id
 
 
-class RequestIdAndSecurityHeaders:
-    """Give each request an id (the client's X-Request-ID if it is a plain token) and put it, with
-    the security headers, on every response: routes, errors, CORS preflights and 413s alike."""
+class HttpMiddleware:
+    """Passes lifespan and websocket traffic through; subclasses handle HTTP requests."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestIdAndSecurityHeaders(HttpMiddleware):
+    """Give each request an id (the client's X-Request-ID if it is a plain token) and put it, with
+    the security headers, on every response: routes, errors, CORS preflights and 413s alike."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = given if CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -70,20 +80,14 @@ class RequestIdAndSecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class JsonServerErrors:
+class JsonServerErrors(HttpMiddleware):
     """Turn any exception a route lets escape into ``{"detail", "request_id"}`` with status 500.
 
     The exception is logged with the request id; the client sees nothing internal. The exception is
     not re-raised, so the server completes the response and keeps the connection open.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -114,7 +118,7 @@ class RequestTooLarge(HTTPException):
         )
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Refuse a request body over ``max_bytes`` with 413 (MAX_REQUEST_BYTES).
 
     A declared Content-Length over the limit is refused before a byte of the body is read; a
@@ -123,13 +127,10 @@ class BodySizeLimit:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_bytes:
             refusal = RequestTooLarge(self.max_bytes)
