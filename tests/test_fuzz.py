@@ -6,8 +6,9 @@ production settings with DOCS_ENABLED=true so the schema is served) on a fresh P
 with the runner's backend (Redis, or the Temporal dev server) and a real SMTP server. Schemathesis
 runs every check, all phases, a fixed seed and a fixed number of examples per operation. Requests
 are counted from the API's own access log, so the summary says what the server really received.
-When the project has the token route, an admin is created with `lich users create-admin` and every
-request carries its token (schemathesis's `ignored_auth` check then also tries them without it).
+When the project has the token route, an admin is created with `lich users create-admin EMAIL`
+(password on stdin) and every request carries its token (schemathesis's `ignored_auth` check then
+also tries them without it).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def runner_env(runner: str, redis_url: str, temporal_port: int) -> dict[str, str
     return {}
 
 
-def admin_token(project: Path, env: dict[str, str], base: str, logs: Path) -> str | None:
+def admin_token(project: Path, env: dict[str, str], base: str) -> str | None:
     """A bearer token for an admin, when the project has authentication; None otherwise."""
     status, body = http_get(f"{base}/openapi.json")
     assert status == 200, body
@@ -80,14 +81,17 @@ def admin_token(project: Path, env: dict[str, str], base: str, logs: Path) -> st
         return None
     email, password = "fuzz-admin@example.com", "fuzz-" + uuid.uuid4().hex
     lich = project / "backend" / ".venv" / "bin" / "lich"
-    created = Process(
-        "create-admin",
-        [str(lich), "users", "create-admin", "--email", email, "--password", password],
+    created = subprocess.run(
+        [str(lich), "users", "create-admin", email],
+        input=password + "\n",
         cwd=project / "backend",
         env=env,
-        log_dir=logs,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    assert created.wait(timeout=60) == 0, created.log()
+    assert created.returncode == 0, created.stdout + created.stderr
     form = urllib.parse.urlencode({"username": email, "password": password}).encode()
     with urllib.request.urlopen(f"{base}{TOKEN_ROUTE}", data=form, timeout=10) as response:  # noqa: S310
         token: str = json.loads(response.read())["access_token"]
@@ -161,7 +165,7 @@ def fuzz_variant(
                 what=f"the {runner} API to be ready",
                 processes=tuple(processes),
             )
-            token = admin_token(project, env, base, logs)
+            token = admin_token(project, env, base)
             result = run_schemathesis(base, token, logs / "schemathesis.json")
         finally:
             for process in reversed(processes):
