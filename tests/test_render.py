@@ -467,6 +467,31 @@ def test_bad_answer_is_refused_with_one_clear_line_and_nothing_written(
     assert not Path("/abs_slug").exists()
 
 
+def test_replayed_bad_answer_is_refused_by_the_pre_gen_hook_and_nothing_written(tmp_path: Path) -> None:
+    """A replay file skips the prompts (and the check while they are read): the hook still refuses."""
+    answers = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    answers = {
+        key: value[0] if isinstance(value, list) and not key.startswith("_") else value
+        for key, value in answers.items()
+        if key != "__prompts__"
+    }
+    answers.update(project_slug="shop", author_email='x"}]#@a.bc', __validated="yes")
+    replay = tmp_path / "replay.json"
+    replay.write_text(json.dumps({"cookiecutter": answers, "_cookiecutter": answers}))
+    output = tmp_path / "out"
+    output.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--replay-file", str(replay), "-o", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ERROR: author_email 'x\"}]#@a.bc' is not an email address" in result.stderr
+    assert list(output.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("answers", "message"),
     [
