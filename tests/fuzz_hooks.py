@@ -14,3 +14,12 @@ from hypothesis import strategies as st
 schemathesis.openapi.format(
     "email", st.emails(domains=st.sampled_from(["example.com", "example.org", "mail.example.net"]))
 )
+
+# Passwords (OpenAPI's "password" format) must be strong enough for the API's own rule (at least
+# five different characters), which JSON Schema cannot state: valid ones are drawn that way.
+schemathesis.openapi.format(
+    "password",
+    st.text(alphabet="abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_", min_size=12, max_size=64).filter(
+        lambda password: len(set(password)) >= 5
+    ),
+)

@@ -29,6 +29,7 @@ BODY_ERRORS = {
     "400": "The body is not valid UTF-8 JSON.",
     "413": "The body is larger than MAX_REQUEST_BYTES.",
 }
+AUTH_ERRORS = {"401": "No valid bearer token."}
 PROBLEM = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
@@ -66,13 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(api_router, prefix="/api/v1")
-    document_body_errors(app)
+    document_common_errors(app)
     return app
 
 
-def document_body_errors(app: FastAPI) -> None:
-    """Every operation that takes a body can also answer 400 (a body that is not UTF-8 JSON) and
-    413 (over MAX_REQUEST_BYTES): say so in the OpenAPI schema, for every route, present or future."""
+def document_common_errors(app: FastAPI) -> None:
+    """Say in the OpenAPI schema what any route can answer besides its own statuses, for every route,
+    present or future: with a body, 400 (not UTF-8 JSON) and 413 (over MAX_REQUEST_BYTES); behind a
+    security scheme, 401 (no or a bad token)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -83,9 +85,10 @@ def document_body_errors(app: FastAPI) -> None:
             )
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
-                    if "requestBody" in operation:
-                        for code, meaning in BODY_ERRORS.items():
-                            operation["responses"].setdefault(code, {"description": meaning, **PROBLEM})
+                    errors = {**(BODY_ERRORS if "requestBody" in operation else {})}
+                    errors.update(AUTH_ERRORS if operation.get("security") else {})
+                    for code, meaning in errors.items():
+                        operation["responses"].setdefault(code, {"description": meaning, **PROBLEM})
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -238,3 +238,13 @@ def test_the_integer_bounds_are_in_the_openapi_schema() -> None:
         "minimum": 0,
         "maximum": 2**31 - 1,
     }
+
+
+async def test_every_operation_with_a_body_documents_400_and_413(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    with_body = [
+        operation for path in paths.values() for operation in path.values() if "requestBody" in operation
+    ]
+    assert with_body
+    for operation in with_body:
+        assert {"400", "413"} <= set(operation["responses"]), operation["operationId"]
