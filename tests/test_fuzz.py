@@ -58,6 +58,7 @@ class FuzzRun:
     failures: list[dict[str, object]]
     errors: list[dict[str, object]]
     test_cases: int
+    with_token: bool
     output: str
 
 
@@ -183,6 +184,7 @@ def fuzz_variant(
         failures=report["failures"],
         errors=report["errors"],
         test_cases=report["test_cases"]["generated"],
+        with_token=token is not None,
         output=result.stdout[-8000:] + result.stderr[-4000:],
     )
 
@@ -192,7 +194,8 @@ def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(fuzz: dic
     run = fuzz[runner]
     print(
         f"\nfuzz {runner}: {run.requests} requests sent, {run.server_errors} server errors, "
-        f"{len(run.failures)} failure kinds, {run.test_cases} test cases (seed {SEED})"
+        f"{len(run.failures)} failure kinds, {run.test_cases} test cases (seed {SEED}), "
+        f"{'with an admin token' if run.with_token else f'no token ({TOKEN_ROUTE} absent)'}"
     )
     assert run.requests > 0, run.output
     assert run.server_errors == 0, run.output
