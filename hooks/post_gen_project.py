@@ -106,7 +106,7 @@ MANIFEST: dict[str, Runner] = {
 # Caches a developer's tools leave in the template's working copy; they never belong in a project.
 TOOL_CACHES = (".ruff_cache", ".mypy_cache", ".pytest_cache", "__pycache__")
 # Keys of .env.example whose placeholder is replaced by a fresh secret in .env.
-SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD")
+SECRET_KEYS = ("SECRET_KEY", "POSTGRES_PASSWORD", "FLOWER_PASSWORD", "FIRST_ADMIN_PASSWORD")
 # The production shape and the development additions that `docker compose up` loads on top of it.
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.override.yml")
 ENV_EXAMPLE = ".env.example"

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from email import message_from_bytes
 from email.message import Message
@@ -183,15 +184,48 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def http_json(method: str, url: str, body: bytes | None = None, timeout: float = 10.0) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310
-        url, data=body, method=method, headers={"Content-Type": "application/json"}
-    )
+def http_json(
+    method: str, url: str, body: bytes | None = None, timeout: float = 10.0, token: str | None = None
+) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
+
+
+def log_in(base: str, email: str, password: str) -> str:
+    """An access token from the OAuth2 password form (`POST /api/v1/auth/token`)."""
+    form = urllib.parse.urlencode({"username": email, "password": password}).encode()
+    request = urllib.request.Request(f"{base}/api/v1/auth/token", data=form, method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        token: str = json.loads(response.read())["access_token"]
+        return token
+
+
+def sign_up(base: str, email: str, password: str, name: str = "E2E") -> tuple[int, Any]:
+    body = json.dumps({"email": email, "name": name, "password": password}).encode()
+    return http_json("POST", f"{base}/api/v1/users", body)
+
+
+def create_admin(project: Path, env: dict[str, str], email: str, password: str) -> str:
+    """`uv run lich users create-admin EMAIL` with the password on stdin (not a TTY); its output."""
+    result = subprocess.run(
+        ["uv", "run", "--no-sync", "lich", "users", "create-admin", email],
+        cwd=project / "backend",
+        env=env,
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:
@@ -269,7 +303,7 @@ def app_env(database_url: str, smtp: SmtpServer, **runner: str) -> dict[str, str
     """What compose's `x-backend.environment` gives the app containers, pointed at local services."""
     return project_env(
         ENVIRONMENT="production",
-        SECRET_KEY="native-" + "x" * 40,
+        SECRET_KEY="native-secret-abcdefghijklmnopqrstuvwxyz0123456789",  # noqa: S106  (tests only)
         DATABASE_URL=database_url,
         SMTP_HOST=smtp.host,
         SMTP_PORT=str(smtp.port),
@@ -306,3 +340,37 @@ def installed_names(venv: Path, own: str) -> set[str]:
             if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", top) and not top.endswith("_dist"):
                 names.add(top.lower())
     return names
+
+
+E2E_PASSWORD = "e2e pass phrase 42"  # noqa: S105  (tests only)
+
+
+def sign_up_log_in_and_get_welcomed(
+    base: str, smtp: SmtpServer, email: str, processes: tuple[Process, ...] = ()
+) -> tuple[dict[str, Any], str]:
+    """Sign up, log in, read `/users/me`, and wait for the welcome email and `welcome_email_sent_at`."""
+    status, user = sign_up(base, email, E2E_PASSWORD)
+    assert status == 201, user
+    token = log_in(base, email, E2E_PASSWORD)
+    status, me = http_json("GET", f"{base}/api/v1/users/me", token=token)
+    assert (status, me["id"]) == (200, user["id"]), me
+    wait_until(
+        lambda: any(m["To"] == email for m in smtp.mailbox.received()),
+        within=60,
+        what=f"the welcome email to {email}",
+        processes=processes,
+    )
+    sent = wait_until(
+        lambda: http_json("GET", f"{base}/api/v1/users/me", token=token)[1]["welcome_email_sent_at"],
+        within=30,
+        what="welcome_email_sent_at",
+        processes=processes,
+    )
+    assert sent
+    return user, token
+
+
+def admin_token_from_lich(project: Path, env: dict[str, str], base: str, email: str = "boss@example.com") -> str:
+    """Create an admin with `lich users create-admin` and log in as them."""
+    assert "created" in create_admin(project, env, email, E2E_PASSWORD)
+    return log_in(base, email, E2E_PASSWORD)

@@ -289,7 +289,7 @@ def test_none_dev_answers_ready_and_stops_on_ctrl_c(projects: Callable[[str], Pa
     try:
         body = json.loads(http_get(f"http://127.0.0.1:{port}/ready")[1])
         assert body["checks"] == {"database": "ok"}
-        assert "migrate | $ alembic upgrade head" in dev.log()
+        assert "migrate | $ python -m internal.migrate" in dev.log()
         assert "Welcome" in sign_up_and_read_the_welcome_email(project, port, dev)["Subject"]
     finally:
         stop_dev(dev, port)

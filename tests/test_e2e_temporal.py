@@ -23,16 +23,21 @@ from typing import Any
 import pytest
 
 from tests.helpers import (
+    E2E_PASSWORD,
     Process,
     SmtpServer,
+    admin_token_from_lich,
     app_env,
     dev_compose,
     free_port,
     http_get,
     http_json,
     http_status,
+    log_in,
     migrate,
     native_command,
+    sign_up,
+    sign_up_log_in_and_get_welcomed,
     start_api,
     temporal_server_command,
     wait_until,
@@ -57,6 +62,8 @@ class Stack:
     env: dict[str, str]
     logs: Path
     processes: dict[str, Process] = field(default_factory=dict)
+    # An admin made with `lich users create-admin`; `post`, `put` and `get` act as them.
+    admin_token: str = ""
 
     def start_worker(self, name: str) -> Process:
         worker = Process(
@@ -75,10 +82,13 @@ class Stack:
         return self.processes["worker"]
 
     def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        return http_json("POST", f"{self.base}{path}", json.dumps(body).encode())
+        return http_json("POST", f"{self.base}{path}", json.dumps(body).encode(), token=self.admin_token)
+
+    def put(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        return http_json("PUT", f"{self.base}{path}", json.dumps(body).encode(), token=self.admin_token)
 
     def get(self, path: str) -> Any:
-        status, body = http_json("GET", f"{self.base}{path}")
+        status, body = http_json("GET", f"{self.base}{path}", token=self.admin_token)
         assert status == 200, body
         return body
 
@@ -131,6 +141,7 @@ def stack(
                 what="api /ready (database and temporal)",
                 processes=result.all(),
             )
+            result.admin_token = admin_token_from_lich(project, env, result.base)
             yield result
         finally:
             for process in reversed(result.all()):
@@ -154,9 +165,20 @@ def test_ready_names_database_and_temporal(stack: Stack) -> None:
     assert json.loads(body)["checks"] == {"database": "ok", "temporal": "ok"}
 
 
+def test_sign_up_log_in_me_and_welcome_email(stack: Stack) -> None:
+    sign_up_log_in_and_get_welcomed(stack.base, stack.smtp, "me@example.com", stack.all())
+
+
+def test_admin_from_lich_reads_failed_jobs_and_a_user_gets_403(stack: Stack) -> None:
+    assert isinstance(stack.get("/api/v1/jobs/failed"), list)
+    assert sign_up(stack.base, "nobody-special@example.com", E2E_PASSWORD)[0] == 201
+    user = log_in(stack.base, "nobody-special@example.com", E2E_PASSWORD)
+    assert http_json("GET", f"{stack.base}/api/v1/jobs/failed", token=user)[0] == 403
+
+
 def test_user_gets_the_welcome_email_once(stack: Stack) -> None:
     posted = time.monotonic()
-    status, user = stack.post("/api/v1/users", {"email": "flow@example.com", "name": "Flow"})
+    status, user = sign_up(stack.base, "flow@example.com", E2E_PASSWORD)
     assert status == 201, user
     latency = wait_for_mail(stack, "flow@example.com", within=60) - posted
     sent = wait_until(
@@ -169,7 +191,7 @@ def test_user_gets_the_welcome_email_once(stack: Stack) -> None:
     warm = []
     for n in range(5):
         posted = time.monotonic()
-        assert stack.post("/api/v1/users", {"email": f"warm{n}@example.com", "name": "W"})[0] == 201
+        assert sign_up(stack.base, f"warm{n}@example.com", E2E_PASSWORD)[0] == 201
         warm.append(wait_for_mail(stack, f"warm{n}@example.com", within=60) - posted)
     print(
         f"\nPOST /api/v1/users -> welcome email delivered: first {latency * 1000:.0f} ms, "
@@ -188,7 +210,7 @@ def order_outcome(stack: Stack, order: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_order_completes_and_is_confirmed(stack: Stack) -> None:
-    assert http_json("PUT", f"{stack.base}/api/v1/inventory/lamp", json.dumps({"quantity": 2}).encode())[0] == 200
+    assert stack.put("/api/v1/inventory/lamp", {"quantity": 2})[0] == 200
     status, order = stack.post(
         "/api/v1/orders", {"sku": "lamp", "quantity": 2, "amount_cents": 1999, "email": "lamp@example.com"}
     )
@@ -200,7 +222,7 @@ def test_order_completes_and_is_confirmed(stack: Stack) -> None:
 
 
 def test_order_without_stock_is_compensated(stack: Stack) -> None:
-    assert http_json("PUT", f"{stack.base}/api/v1/inventory/vase", json.dumps({"quantity": 1}).encode())[0] == 200
+    assert stack.put("/api/v1/inventory/vase", {"quantity": 1})[0] == 200
     status, order = stack.post(
         "/api/v1/orders", {"sku": "vase", "quantity": 5, "amount_cents": 500, "email": "vase@example.com"}
     )
@@ -218,7 +240,7 @@ def test_worker_killed_mid_send_delivers_exactly_one_email(stack: Stack) -> None
     mailbox = stack.smtp.mailbox
     mailbox.stall_next_rcpt()
     started = time.monotonic()
-    status, user = stack.post("/api/v1/users", {"email": "kill@example.com", "name": "Kill"})
+    status, user = sign_up(stack.base, "kill@example.com", E2E_PASSWORD)
     assert status == 201, user
     assert mailbox.rcpt_seen.wait(timeout=60), "the activity never reached RCPT"
 

@@ -274,7 +274,12 @@ def test_env_has_fresh_secrets_and_the_same_keys(baked: Callable[[str], Path], r
         if "=" in line and not line.startswith("#")
     )
     assert env_keys(example) == env_keys((project / ".env").read_text())
-    for key in ("SECRET_KEY", "POSTGRES_PASSWORD"):
+    for key in (
+        "SECRET_KEY",
+        "POSTGRES_PASSWORD",
+        "FIRST_ADMIN_PASSWORD",
+        *(("FLOWER_PASSWORD",) if runner == "celery" else ()),
+    ):
         assert env[key] != SECRET_PLACEHOLDER and len(env[key]) >= 32
         assert f"{key}={SECRET_PLACEHOLDER}" in example
     assert ".env\n" in (project / ".gitignore").read_text()

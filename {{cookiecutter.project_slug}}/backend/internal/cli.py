@@ -4,6 +4,7 @@
     lich dev [--port N] [--host HOST]              migrations, then the whole stack natively
     lich jobs failed [--limit N]                   the failed-jobs store, newest first
     lich jobs retry <id>                           run a failed job again
+    lich users create-admin <email>                create an admin (or promote a user); password prompted
     lich mail                                      the emails `lich dev`'s mail sink caught
 
 Works from anywhere inside the project. Errors are one line on stderr and a non-zero exit code (2 for
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -76,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     retry = jobs_what.add_parser("retry", help="run a failed job again with its stored arguments")
     retry.add_argument("id", type=int, help="the failed job's id (see `lich jobs failed`)")
 
+    users = commands.add_parser("users", help="user accounts")
+    users_what = users.add_subparsers(dest="what", metavar="WHAT", required=True, parser_class=Parser)
+    admin = users_what.add_parser(
+        "create-admin",
+        help="create an admin, or promote an existing user, and set their password",
+        description="The password is prompted twice, or read from stdin when it is not a terminal.",
+    )
+    admin.add_argument("email", help="the admin's email (an existing user is promoted)")
     commands.add_parser("mail", help="list the emails that the mail sink of `lich dev` caught")
     return parser
 
@@ -115,7 +125,7 @@ def dev(args: argparse.Namespace) -> int:
     project = find_project()
     in_backend(project)
     settings = load_settings()
-    migrate = devserver.python_module("migrate", "alembic", "upgrade", "head", script=True)
+    migrate = devserver.python_module("migrate", "internal.migrate")
     sink = mail.sink_processes(project, settings)
     services = [*sink, *stack.processes(project, settings, host=args.host, port=args.port)]
     banner = stack.banner(settings, host=args.host, port=args.port)
@@ -146,6 +156,21 @@ def jobs_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def users_create_admin(args: argparse.Namespace) -> int:
+    from internal.lich import users
+
+    # Inside the container image (the backend alone) there is no project to find: the settings
+    # come from the environment, and the command runs where it is.
+    with contextlib.suppress(LichError):
+        in_backend(find_project())
+    settings = load_settings()
+    email = users.valid_email(args.email)
+    password = users.read_password(sys.stdin)
+    created = asyncio.run(users.create_admin(settings, email, password))
+    print(f"✅ Admin {email} {'created' if created else 'promoted (password set)'}")
+    return 0
+
+
 def list_mail(args: argparse.Namespace) -> int:
     from internal.lich import mail
 
@@ -169,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         ("dev", None): dev,
         ("jobs", "failed"): jobs_failed,
         ("jobs", "retry"): jobs_retry,
+        ("users", "create-admin"): users_create_admin,
         ("mail", None): list_mail,
     }
     command = commands.get((args.command, getattr(args, "what", None)))

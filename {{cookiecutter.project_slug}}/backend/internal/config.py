@@ -8,12 +8,16 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key"})
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key", "password"})
+SECRET_KEY_MIN_LENGTH = 32
+# A key like "aaaa...a" or "abababab..." is long but guessable; random keys use far more symbols.
+SECRET_KEY_MIN_DISTINCT = 10
 
 
 def async_database_url(url: str) -> str:
@@ -53,6 +57,12 @@ class Settings(BaseSettings):
     docs_enabled: bool = False
     # Origins allowed to call the API from a browser, comma-separated; empty = no CORS headers at all.
     cors_origins: str = ""
+    # Lifetime of a login (the JWT access token) and of a password-reset link.
+    access_token_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
+    password_reset_minutes: int = Field(default=60, ge=1, le=60 * 24 * 7)
+    # The first admin, created (or promoted) by `python -m internal.migrate` when both are set.
+    first_admin_email: str = ""
+    first_admin_password: SecretStr = SecretStr("")
     # Login for mail providers; empty: no login.
     smtp_user: str = ""
     smtp_password: str = ""
@@ -63,6 +73,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://localhost:6379/0"
     celery_broker_url: str = ""
     celery_result_backend: str = ""
+    # Flower's basic-auth password (read here only to refuse a placeholder in production).
+    flower_password: SecretStr = SecretStr("")
 {%- endif %}
 {%- if cookiecutter.task_runner == "temporal" %}
     # Temporal frontend (host:port), namespace, and the task queue the worker polls.
@@ -84,13 +96,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key in PLACEHOLDER_SECRETS or len(self.secret_key) < 32
-        ):
-            raise ValueError(
-                "SECRET_KEY is a placeholder or shorter than 32 characters; set a random value "
-                "in production (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-            )
+        if self.environment == "production":
+            problems = production_secret_problems(self)
+            if problems:
+                raise ValueError("refusing to run in production: " + "; ".join(problems))
         return self
 
     @property
@@ -111,6 +120,29 @@ class Settings(BaseSettings):
     @property
     def sync_database_url(self) -> str:
         return sync_database_url(self.database_url)
+
+
+def production_secret_problems(settings: Settings) -> list[str]:
+    """Every secret that is a placeholder or too weak to run in production, as readable reasons."""
+    problems = []
+    key = settings.secret_key
+    weak = len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_DISTINCT
+    if key in PLACEHOLDER_SECRETS or weak:
+        problems.append(
+            f"SECRET_KEY is a placeholder, shorter than {SECRET_KEY_MIN_LENGTH} characters or of low "
+            "entropy; set a random value (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    database_password = urlsplit(settings.database_url).password
+    if database_password is not None and database_password in PLACEHOLDER_SECRETS:
+        problems.append("the DATABASE_URL password is a placeholder (in compose: set POSTGRES_PASSWORD)")
+    if settings.first_admin_email and settings.first_admin_password.get_secret_value() in PLACEHOLDER_SECRETS:
+        problems.append("FIRST_ADMIN_PASSWORD is empty or a placeholder")
+{%- if cookiecutter.task_runner == "celery" %}
+    flower_password = settings.flower_password.get_secret_value()
+    if flower_password and flower_password in PLACEHOLDER_SECRETS:
+        problems.append("FLOWER_PASSWORD is a placeholder")
+{%- endif %}
+    return problems
 
 
 class _Process:

@@ -21,6 +21,7 @@ MAX_ECHOED_CHARS = 100
 
 class DomainError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -33,6 +34,17 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class NotAuthenticated(DomainError):
+    """No valid credentials. The header tells clients (and /docs) to send a bearer token."""
+
+    status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012  (read-only)
+
+
+class Forbidden(DomainError):
+    status_code = 403
 
 
 def bounded_text(value: str) -> str:
@@ -67,7 +79,7 @@ def public_validation_error(error: dict[str, Any]) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -5,14 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from internal.config import PLACEHOLDER_SECRETS
 from internal.fields import DisplayName
+
+PASSWORD_MIN_LENGTH = 8
+# Longer is refused (422), never silently truncated.
+PASSWORD_MAX_LENGTH = 128
+PASSWORD_MIN_DISTINCT = 5
+
+
+def _not_trivial(password: str) -> str:
+    if password.lower() in PLACEHOLDER_SECRETS or len(set(password)) < PASSWORD_MIN_DISTINCT:
+        raise ValueError(
+            "password is too weak (a placeholder, or fewer than "
+            f"{PASSWORD_MIN_DISTINCT} different characters)"
+        )
+    return password
+
+
+Password = Annotated[
+    str,
+    StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(_not_trivial),
+    # OpenAPI's "password" format: clients mask it; the fuzz tier draws values the rule above accepts.
+    Field(json_schema_extra={"format": "password"}),
+]
+Email = Annotated[EmailStr, AfterValidator(str.lower)]
 
 
 class UserCreate(BaseModel):
-    email: Annotated[EmailStr, AfterValidator(str.lower)]
+    email: Email
     name: DisplayName
+    password: Password
 
 
 class Problem(BaseModel):
@@ -34,6 +60,22 @@ class UserRead(BaseModel):
     name: str
     created_at: datetime
     welcome_email_sent_at: datetime | None
+    is_admin: bool
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105  (the OAuth2 token type, not a secret)
+
+
+class PasswordResetRequest(BaseModel):
+    # Any string up to an email's length: the answer is 202 whatever it is (no account probing).
+    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)]
+
+
+class PasswordResetConfirm(BaseModel):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: Password
 
 
 class FailedJobRead(BaseModel):
@@ -49,6 +91,8 @@ class FailedJobRead(BaseModel):
 
 
 class RetryAccepted(BaseModel):
+    """The entry was marked retried and its job handed to the runner."""
+
     id: int
     job_name: str
     status: str = Field(default="dispatched")

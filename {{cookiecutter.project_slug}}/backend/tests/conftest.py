@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from internal.config import Settings, sync_database_url
 from internal.db.base import Base
-from tests.support import Mailbox, SmtpServer, api_client
+from tests.support import Mailbox, SmtpServer, api_client, headers_for, make_admin
 
 pytest_plugins = ["tests.runner_fixtures"]
 
@@ -92,3 +92,9 @@ def settings(database_url: str, smtp_server: SmtpServer, runner_settings: dict[s
 async def client(settings: Settings, job_worker: None) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(settings) as http:
         yield http
+
+
+@pytest.fixture
+def admin_headers(settings: Settings) -> dict[str, str]:
+    """Authorization headers of a fresh admin (tables are emptied after each test)."""
+    return headers_for(settings, make_admin(settings))

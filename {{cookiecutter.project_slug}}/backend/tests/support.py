@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -16,9 +17,16 @@ import httpx
 from aiosmtpd.controller import Controller
 
 from internal.config import Settings
+from internal.db.sync import sync_sessionmaker
 from internal.main import create_app
+from internal.models import User
+from internal.services import access_tokens
+from internal.services.passwords import hash_password
 
 T = TypeVar("T")
+
+# A password every test user signs up with (tests never need a secret one).
+PASSWORD = "correct horse battery staple"
 
 
 class Mailbox:
@@ -97,7 +105,48 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float 
         await asyncio.sleep(0.05)
 
 
-async def welcome_email_sent_at(client: httpx.AsyncClient, user_id: int) -> str | None:
+async def welcome_email_sent_at(
+    client: httpx.AsyncClient, user_id: int, headers: dict[str, str]
+) -> str | None:
     """The user's `welcome_email_sent_at` as the API reports it (None until the job sent it)."""
-    sent_at: str | None = (await client.get(f"/api/v1/users/{user_id}")).json()["welcome_email_sent_at"]
+    response = await client.get(f"/api/v1/users/{user_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    sent_at: str | None = response.json()["welcome_email_sent_at"]
     return sent_at
+
+
+async def sign_up(
+    client: httpx.AsyncClient, email: str, name: str = "Ada", password: str = PASSWORD
+) -> httpx.Response:
+    return await client.post("/api/v1/users", json={"email": email, "name": name, "password": password})
+
+
+async def log_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return await client.post("/api/v1/auth/token", data={"username": email, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def make_admin(settings: Settings, email: str = "admin@example.com", password: str = PASSWORD) -> int:
+    """An admin straight in the database (as `lich users create-admin` makes one); returns the id."""
+    with sync_sessionmaker(settings.sync_database_url).begin() as session:
+        admin = User(email=email, name="Admin", is_admin=True, password_hash=hash_password(password))
+        session.add(admin)
+        session.flush()
+        return admin.id
+
+
+def headers_for(settings: Settings, user_id: int) -> dict[str, str]:
+    """Authorization headers of a valid token for `user_id`."""
+    return bearer(access_tokens.issue(settings, user_id))
+
+
+def reset_token_in(message: Message) -> str:
+    """The token of a password-reset email (its body decoded from the transfer encoding)."""
+    payload = message.get_payload(decode=True)
+    body = payload.decode() if isinstance(payload, bytes) else str(payload)
+    match = re.search(r"token: (\S+)", body)
+    assert match, body
+    return match.group(1)

@@ -7,6 +7,7 @@ registration with the runner, the failed-jobs commands, and the `dev` supervisor
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from internal.db.sync import sync_sessionmaker
 from internal.lich.dev import Process, run
 from internal.lich.make_job import is_scaffold, parse_job_name
 from internal.models import FailedJob, User
+from internal.services import passwords
 from internal.services.failed_jobs import record_failed_job
 from tests.cli_runner import expected_native_names, nested_session_env
 from tests.conftest import BACKEND
@@ -321,6 +323,85 @@ async def test_jobs_retry_runs_the_job_again(
     with sync_sessionmaker(project_settings.sync_database_url)() as session:
         stored = session.scalars(select(FailedJob)).all()
     assert [(e.id, e.retried_at is not None) for e in stored] == [(entry, True)]
+
+
+# --- users create-admin ------------------------------------------------------------------------
+
+ADMIN_PASSWORD = "a strong admin passphrase"
+
+
+def stored_user(settings: Settings, email: str) -> User | None:
+    with sync_sessionmaker(settings.sync_database_url)() as session:
+        return session.scalars(select(User).where(User.email == email)).one_or_none()
+
+
+def create_admin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, email: str, stdin: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    return lich(capsys, "users", "create-admin", email)
+
+
+def test_create_admin_takes_the_password_from_stdin(
+    project_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = create_admin(capsys, monkeypatch, "Boss@Example.com", ADMIN_PASSWORD + "\n")
+    assert code == 0, err
+    assert out.strip() == "✅ Admin boss@example.com created"
+    admin = stored_user(project_settings, "boss@example.com")
+    assert admin is not None
+    assert admin.is_admin
+    assert passwords.verify(admin.password_hash, ADMIN_PASSWORD)
+
+
+def test_create_admin_promotes_an_existing_user(
+    project_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sync_sessionmaker(project_settings.sync_database_url).begin() as session:
+        session.execute(insert(User).values(email="user@example.com", name="User"))
+    code, out, err = create_admin(capsys, monkeypatch, "user@example.com", ADMIN_PASSWORD)
+    assert code == 0, err
+    assert "promoted" in out
+    user = stored_user(project_settings, "user@example.com")
+    assert user is not None
+    assert user.is_admin
+    assert user.name == "User"
+
+
+@pytest.mark.parametrize(
+    "password", ["", "\n", "short", "change-me"], ids=["eof", "empty", "short", "placeholder"]
+)
+def test_create_admin_refuses_a_weak_or_empty_password(
+    project_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    password: str,
+) -> None:
+    code, out, err = create_admin(capsys, monkeypatch, "boss@example.com", password)
+    assert code == 1
+    assert out == ""
+    assert err.startswith("lich: password refused:")
+    assert stored_user(project_settings, "boss@example.com") is None
+
+
+def test_create_admin_works_outside_the_source_tree_as_in_the_container(
+    project_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = create_admin(capsys, monkeypatch, "boss@example.com", ADMIN_PASSWORD)
+    assert code == 0, err
+    assert stored_user(project_settings, "boss@example.com") is not None
+
+
+def test_create_admin_refuses_an_invalid_email(
+    project_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = create_admin(capsys, monkeypatch, "not-an-email", ADMIN_PASSWORD)
+    assert code == 1
+    assert err.startswith("lich: email refused:")
 
 
 # --- dev -----------------------------------------------------------------------------------------

@@ -40,15 +40,46 @@ def test_unsupported_database_url_is_refused_with_a_reason(url: str) -> None:
         Settings(_env_file=None, database_url=url)
 
 
-@pytest.mark.parametrize("secret", ["change-me", "short"])
-def test_production_refuses_placeholder_secrets(secret: str) -> None:
+REAL_SECRET = "s3cr3t-K3y_with-many-different-chars-42"
+
+
+@pytest.mark.parametrize(
+    "secret", ["change-me", "short", "x" * 40, "ab" * 20], ids=["placeholder", "short", "1-char", "2-chars"]
+)
+def test_production_refuses_a_placeholder_short_or_low_entropy_secret_key(secret: str) -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY"):
         Settings(_env_file=None, environment="production", secret_key=secret)
 
 
 def test_production_accepts_a_real_secret() -> None:
-    settings = Settings(_env_file=None, environment="production", secret_key="x" * 40)
+    settings = Settings(_env_file=None, environment="production", secret_key=REAL_SECRET)
     assert settings.environment == "production"
+
+
+def test_production_refuses_a_placeholder_database_password() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL password"):
+        Settings(
+            _env_file=None,
+            environment="production",
+            secret_key=REAL_SECRET,
+            database_url="postgresql://app:change-me@db:5432/app",
+        )
+
+
+def test_production_refuses_a_placeholder_first_admin_password() -> None:
+    with pytest.raises(ValidationError, match="FIRST_ADMIN_PASSWORD"):
+        Settings(
+            _env_file=None,
+            environment="production",
+            secret_key=REAL_SECRET,
+            first_admin_email="admin@example.com",
+            first_admin_password="change-me",
+        )
+
+
+def test_development_accepts_the_placeholders() -> None:
+    settings = Settings(_env_file=None, database_url="postgresql://app:change-me@db:5432/app")
+    assert settings.secret_key == "change-me"
 
 
 def test_env_example_loads_into_settings() -> None:

@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from internal.api import failed_jobs, {% if cookiecutter.task_runner == "temporal" %}orders, {% endif %}users
+from internal.api import auth, failed_jobs, {% if cookiecutter.task_runner == "temporal" %}orders, {% endif %}users
 
 api_router = APIRouter()
+api_router.include_router(auth.router)
 api_router.include_router(users.router)
 api_router.include_router(failed_jobs.router)
 {%- if cookiecutter.task_runner == "temporal" %}

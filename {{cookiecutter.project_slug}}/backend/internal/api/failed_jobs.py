@@ -1,4 +1,4 @@
-"""The failed-jobs store over HTTP: list entries, dispatch one again."""
+"""The failed-jobs store over HTTP, admins only: list entries, dispatch one again (once)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from internal.api.deps import JobRunnerDep, UnitOfWorkDep
-from internal.fields import Id
+from internal.api.deps import JobRunnerDep, RequireAdmin, UnitOfWorkDep
+from internal.fields import Id, Text
 from internal.jobs import registry
 from internal.schemas import FailedJobRead, RetryAccepted, documented
 from internal.services import failed_jobs
 
-router = APIRouter(prefix="/jobs/failed", tags=["jobs"])
+router = APIRouter(prefix="/jobs/failed", tags=["jobs"], dependencies=[RequireAdmin])
 
 
 @router.get("")
 async def list_failed_jobs(
-    request: Request, uow: UnitOfWorkDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request,
+    uow: UnitOfWorkDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+    job_name: Annotated[Text | None, Query(max_length=200, description="only this job's entries")] = None,
+    before_id: Annotated[Id | None, Query(description="next page: the last id of the previous page")] = None,
 ) -> list[FailedJobRead]:
-    """Newest first. In production an entry's error is only its type: the stored text (hosts, ports)
-    stays in the database and the worker's log."""
+    """Newest first, at most `limit`; page on with `before_id` = the last id received. In production
+    an entry's error is only its type: the stored text (hosts, ports) stays in the database and the
+    worker's log."""
     entries = [
         FailedJobRead.model_validate(entry)
-        for entry in await failed_jobs.list_failed_jobs(uow.session, limit=limit)
+        for entry in await failed_jobs.list_failed_jobs(
+            uow.session, limit=limit, job_name=job_name, before_id=before_id
+        )
     ]
     if request.app.state.settings.environment == "production":
         entries = [entry.model_copy(update={"exception": error_type(entry.exception)}) for entry in entries]
@@ -39,7 +46,7 @@ def error_type(stored: str) -> str:
 
 @router.post("/{failed_job_id}/retry", status_code=status.HTTP_202_ACCEPTED, responses=documented(404, 409))
 async def retry_failed_job(failed_job_id: Id, uow: UnitOfWorkDep, runner: JobRunnerDep) -> RetryAccepted:
-    """Mark the entry retried and dispatch the job again with its stored arguments."""
+    """Mark the entry retried and dispatch its job again, once: a later or concurrent retry is a 409."""
     entry = await failed_jobs.mark_retried(uow.session, failed_job_id)
     contract, payload = registry.resolve(entry.job_name, entry.arguments)
     uow.after_commit(lambda: registry.dispatch(runner, contract, payload))

@@ -1,4 +1,5 @@
-"""The order example: set stock, place an order (runs the ProcessOrder saga), read its status."""
+"""The order example: set stock (admins), place an order (runs the ProcessOrder saga), read its
+status (its owner or an admin)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, computed_field
 
-from internal.api.deps import JobRunnerDep, UnitOfWorkDep
+from internal.api.deps import AdminUser, CurrentUser, JobRunnerDep, UnitOfWorkDep
 from internal.fields import Id, NonNegativeInt32, Text
 from internal.jobs.runner import JobRunner
 from internal.schemas import documented
@@ -54,21 +55,24 @@ class OrderRead(BaseModel):
 
 
 @router.put("/inventory/{sku}")
-async def set_stock(sku: Sku, data: StockUpdate, uow: UnitOfWorkDep) -> StockRead:
+async def set_stock(sku: Sku, data: StockUpdate, uow: UnitOfWorkDep, _admin: AdminUser) -> StockRead:
     return StockRead.model_validate(await orders.set_stock(uow.session, sku, data.quantity))
 
 
 @router.post("/orders", status_code=status.HTTP_202_ACCEPTED)
-async def create_order(data: OrderCreate, uow: UnitOfWorkDep, runner: JobRunnerDep) -> OrderRead:
+async def create_order(
+    data: OrderCreate, uow: UnitOfWorkDep, runner: JobRunnerDep, user: CurrentUser
+) -> OrderRead:
     """Accept the order; the ProcessOrder workflow takes it from pending to its final status."""
-    order = await orders.create_order(uow.session, data)
+    order = await orders.create_order(uow.session, data, user_id=user.id)
     uow.after_commit(lambda: start_processing(runner, order.id))
     return OrderRead.model_validate(order)
 
 
 @router.get("/orders/{order_id}", responses=documented(404))
-async def get_order(order_id: Id, uow: UnitOfWorkDep) -> OrderRead:
-    return OrderRead.model_validate(await orders.get_order(uow.session, order_id))
+async def get_order(order_id: Id, uow: UnitOfWorkDep, user: CurrentUser) -> OrderRead:
+    order = await orders.get_order(uow.session, order_id, user_id=user.id, is_admin=user.is_admin)
+    return OrderRead.model_validate(order)
 
 
 async def start_processing(runner: JobRunner, order_id: int) -> None:

@@ -1,10 +1,11 @@
-"""Users: create (which sends the welcome email in the background) and read."""
+"""Users: open sign-up (which sends the welcome email in the background), the caller, and a user
+as the caller may see them."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from internal.api.deps import JobRunnerDep, UnitOfWorkDep
+from internal.api.deps import CurrentUser, JobRunnerDep, UnitOfWorkDep
 from internal.fields import Id
 from internal.jobs import registry
 from internal.jobs.send_welcome_email import CONTRACT as SEND_WELCOME_EMAIL
@@ -23,6 +24,12 @@ async def create_user(data: UserCreate, uow: UnitOfWorkDep, runner: JobRunnerDep
     return UserRead.model_validate(user)
 
 
+@router.get("/me")
+async def read_me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)
+
+
 @router.get("/{user_id}", responses=documented(404))
-async def get_user(user_id: Id, uow: UnitOfWorkDep) -> UserRead:
-    return UserRead.model_validate(await users.get_user(uow.session, user_id))
+async def get_user(user_id: Id, uow: UnitOfWorkDep, viewer: CurrentUser) -> UserRead:
+    """The caller themself, or anyone for an admin; any other id is a 404 (its existence is not told)."""
+    return UserRead.model_validate(await users.get_user_as(uow.session, viewer, user_id))

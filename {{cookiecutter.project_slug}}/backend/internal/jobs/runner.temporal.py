@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = timedelta(seconds=5)
 READINESS_TIMEOUT = timedelta(seconds=2)
-# How long a start waits for a run of the same id that is about to close (see `start_workflow`).
+# How long a follow-up waits for a run of the same id that is about to close (see `start_workflow`).
 CLOSING_RUN_WAIT_SECONDS = 10.0
 
 
@@ -73,14 +73,21 @@ class JobRunner:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: Client | None = None
+        self._follow_ups: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Create the client. Lazy: it connects on first use, and reconnects after an outage."""
         self._client = await connect(self.settings, lazy=True)
 
     async def close(self) -> None:
-        """Nothing to drain: started workflows live on the Temporal server, not in this process."""
+        """Started workflows live on the Temporal server; only pending follow-ups are awaited."""
+        await self.drain()
         self._client = None
+
+    async def drain(self) -> None:
+        """Wait for the follow-ups of refused starts (each waits at most CLOSING_RUN_WAIT_SECONDS)."""
+        while self._follow_ups:
+            await asyncio.gather(*self._follow_ups, return_exceptions=True)
 
     @property
     def client(self) -> Client:
@@ -108,23 +115,46 @@ class JobRunner:
         job dispatched twice runs once. Once the run has closed, the id may start a new run: that
         is how a retry from the failed-jobs store runs the job again, and job activities are
         idempotent, so a late duplicate finds the work done. A retry can race with the failed
-        run's last step (recording the failure), so a start that finds a run waits briefly for
-        it to close, and starts anew if it failed.
+        run's last step (recording the failure), so a refused start leaves a follow-up task that
+        waits briefly for that run to close and starts anew if it failed. The caller (an HTTP
+        request) never waits for it; `close()` does.
         """
-        for _ in range(2):
-            try:
-                return await self.client.start_workflow(
-                    run,
-                    arg,
-                    id=workflow_id,
-                    task_queue=task_queue(self.settings, queue),
-                    id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-                )
-            except WorkflowAlreadyStartedError:
-                if not await self._closes_failed(workflow_id):
-                    log.info("workflow already started, nothing to do", extra={"workflow_id": workflow_id})
-                    return None
-        return None
+        try:
+            return await self._start(run, arg, workflow_id=workflow_id, queue=queue)
+        except WorkflowAlreadyStartedError:
+            task = asyncio.create_task(
+                self._start_if_it_fails(run, arg, workflow_id=workflow_id, queue=queue)
+            )
+            self._follow_ups.add(task)
+            task.add_done_callback(self._follow_ups.discard)
+            return None
+
+    async def _start(
+        self, run: Callable[[Any, Any], Awaitable[Any]], arg: Any, *, workflow_id: str, queue: str
+    ) -> WorkflowHandle[Any, Any]:
+        return await self.client.start_workflow(
+            run,
+            arg,
+            id=workflow_id,
+            task_queue=task_queue(self.settings, queue),
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        )
+
+    async def _start_if_it_fails(
+        self, run: Callable[[Any, Any], Awaitable[Any]], arg: Any, *, workflow_id: str, queue: str
+    ) -> None:
+        """Follow-up of a refused start: start a new run if the running one fails within a short wait."""
+        try:
+            if not await self._closes_failed(workflow_id):
+                log.info("workflow already started, nothing to do", extra={"workflow_id": workflow_id})
+                return
+            await self._start(run, arg, workflow_id=workflow_id, queue=queue)
+        except WorkflowAlreadyStartedError:
+            log.info("workflow already started again, nothing to do", extra={"workflow_id": workflow_id})
+        except Exception:
+            log.exception(
+                "could not start the workflow after its failed run", extra={"workflow_id": workflow_id}
+            )
 
     async def _closes_failed(self, workflow_id: str) -> bool:
         """Whether the current run of `workflow_id` fails within a short wait."""

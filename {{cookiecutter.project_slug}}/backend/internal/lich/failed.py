@@ -32,7 +32,7 @@ async def unit_of_work(settings: Settings) -> AsyncIterator[UnitOfWork]:
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise LichError(
-            f"cannot use the failed-jobs store ({reason}); is the database up and migrated (`make migrate`)?"
+            f"cannot use the database ({reason}); is it up and migrated (`make migrate`)?"
         ) from exc
     finally:
         await engine.dispose()

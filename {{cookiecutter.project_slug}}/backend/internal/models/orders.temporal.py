@@ -21,6 +21,10 @@ class Order(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     amount_cents: Mapped[int] = mapped_column(Integer)
     email: Mapped[str] = mapped_column(String(320))
+    # The user who placed the order: they (and admins) may read it.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
+    )
     # pending until the workflow ends: completed, failed (nothing to undo) or compensated.
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     failure_reason: Mapped[str | None] = mapped_column(Text, default=None)

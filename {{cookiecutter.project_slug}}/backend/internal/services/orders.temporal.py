@@ -63,16 +63,23 @@ async def set_stock(session: AsyncSession, sku: str, quantity: int) -> Inventory
     return item
 
 
-async def create_order(session: AsyncSession, data: OrderCreate) -> Order:
-    order = Order(sku=data.sku, quantity=data.quantity, amount_cents=data.amount_cents, email=data.email)
+async def create_order(session: AsyncSession, data: OrderCreate, *, user_id: int) -> Order:
+    order = Order(
+        sku=data.sku,
+        quantity=data.quantity,
+        amount_cents=data.amount_cents,
+        email=data.email,
+        user_id=user_id,
+    )
     session.add(order)
     await session.flush()
     return order
 
 
-async def get_order(session: AsyncSession, order_id: int) -> Order:
+async def get_order(session: AsyncSession, order_id: int, *, user_id: int, is_admin: bool) -> Order:
+    """The order, for its owner or an admin; for anyone else it does not exist (404)."""
     order = await session.get(Order, order_id)
-    if order is None:
+    if order is None or (order.user_id != user_id and not is_admin):
         raise NotFound(f"order {order_id} not found")
     return order
 

@@ -1,14 +1,16 @@
-"""Creating and reading users."""
+"""Creating, reading and authenticating users, and making admins."""
 
 from __future__ import annotations
 
+import anyio.to_thread
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from internal.errors import Conflict, NotFound
+from internal.errors import Conflict, NotAuthenticated, NotFound
 from internal.models import User
 from internal.schemas import UserCreate
+from internal.services import passwords
 
 
 class EmailTaken(Conflict):
@@ -16,11 +18,16 @@ class EmailTaken(Conflict):
         super().__init__(f"a user with email {email} already exists")
 
 
+async def hash_password(password: str) -> str:
+    """Argon2 is deliberately slow (tens of ms): hash off the event loop."""
+    return await anyio.to_thread.run_sync(passwords.hash_password, password)
+
+
 async def create_user(session: AsyncSession, data: UserCreate) -> User:
     """Insert a user; the unique constraint, not the pre-check, is what makes duplicates impossible."""
     if await session.scalar(select(User.id).where(User.email == data.email)) is not None:
         raise EmailTaken(data.email)
-    user = User(email=data.email, name=data.name)
+    user = User(email=data.email, name=data.name, password_hash=await hash_password(data.password))
     session.add(user)
     try:
         await session.flush()
@@ -34,3 +41,42 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     if user is None:
         raise NotFound(f"user {user_id} not found")
     return user
+
+
+async def get_user_as(session: AsyncSession, viewer: User, user_id: int) -> User:
+    """A user as `viewer` may see them: themself, or anyone for an admin; others do not exist (404)."""
+    if viewer.id != user_id and not viewer.is_admin:
+        raise NotFound(f"user {user_id} not found")
+    return await get_user(session, user_id)
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User:
+    """The user with this email and password. Unknown email and wrong password fail alike, after the
+    same Argon2 work, so neither the answer nor its timing tells whether the account exists."""
+    # The login form's username is free text; one with a NUL byte (which Postgres refuses in text)
+    # cannot be a stored email, so it is an unknown user like any other.
+    query = select(User).where(User.email == email.strip().lower())
+    user = None if "\x00" in email else await session.scalar(query)
+    stored = user.password_hash if user is not None else None
+    if not await anyio.to_thread.run_sync(passwords.verify, stored, password) or user is None:
+        raise NotAuthenticated("incorrect email or password")
+    if stored is not None and passwords.needs_rehash(stored):
+        user.password_hash = await hash_password(password)
+    return user
+
+
+async def ensure_admin(
+    session: AsyncSession, email: str, password: str, *, replace_password: bool, name: str = "Admin"
+) -> bool:
+    """Make `email` an admin: create the user with `password`, or promote an existing one (whose
+    password is replaced only if `replace_password`). Returns True when the user was created."""
+    user = await session.scalar(select(User).where(User.email == email))
+    created = user is None
+    if user is None:
+        user = User(email=email, name=name)
+        session.add(user)
+    user.is_admin = True
+    if created or replace_password:
+        user.password_hash = await hash_password(password)
+    await session.flush()
+    return created

@@ -35,7 +35,7 @@ from internal.jobs.purge_failed_jobs import task as purge
 from internal.jobs.runner import deliveries_key, job_task
 from internal.jobs.send_welcome_email import task as send_welcome_email_task
 from internal.models import FailedJob
-from tests.support import Mailbox, api_client, eventually, welcome_email_sent_at
+from tests.support import Mailbox, api_client, eventually, sign_up, welcome_email_sent_at
 
 
 class Payload(BaseModel):
@@ -150,24 +150,24 @@ def test_contract_becomes_task_options() -> None:
 
 
 async def test_email_arrives_once_even_if_the_job_is_delivered_twice(
-    client: httpx.AsyncClient, mailbox: Mailbox
+    client: httpx.AsyncClient, mailbox: Mailbox, admin_headers: dict[str, str]
 ) -> None:
-    user = (await client.post("/api/v1/users", json={"email": "twice@example.com", "name": "T"})).json()
+    user = (await sign_up(client, "twice@example.com")).json()
     send_welcome_email_task.apply_async(args=[{"user_id": user["id"]}])  # a duplicate delivery
 
-    await eventually(lambda: welcome_email_sent_at(client, user["id"]))
+    await eventually(lambda: welcome_email_sent_at(client, user["id"], admin_headers))
     await asyncio.sleep(1.0)  # give the duplicate time to run (it must find the email sent)
     assert [m["To"] for m in mailbox.messages] == ["twice@example.com"]
 
 
 async def test_transient_smtp_error_is_retried_with_backoff(
-    client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings
+    client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings, admin_headers: dict[str, str]
 ) -> None:
     mailbox.reply_next_with("451 try again later")
     started = time.monotonic()
-    user = (await client.post("/api/v1/users", json={"email": "later@example.com", "name": "L"})).json()
+    user = (await sign_up(client, "later@example.com")).json()
 
-    await eventually(lambda: welcome_email_sent_at(client, user["id"]), within=60)
+    await eventually(lambda: welcome_email_sent_at(client, user["id"], admin_headers), within=60)
     elapsed = time.monotonic() - started
     retry_after = send_welcome_email_task.contract.retry_after
     assert elapsed >= retry_after / 2, f"retried after {elapsed:.2f}s, before the backoff"
@@ -219,11 +219,11 @@ async def test_arguments_that_do_not_validate_fail_permanently(job_worker: Any, 
 
 
 async def test_redelivery_cap_sends_the_job_to_the_store_instead_of_running_it(
-    client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings
+    client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings, admin_headers: dict[str, str]
 ) -> None:
-    user = (await client.post("/api/v1/users", json={"email": "crash@example.com", "name": "C"})).json()
+    user = (await sign_up(client, "crash@example.com")).json()
 
-    await eventually(lambda: welcome_email_sent_at(client, user["id"]))
+    await eventually(lambda: welcome_email_sent_at(client, user["id"], admin_headers))
     mailbox.clear()
     # As if the worker process had died MAX_REDELIVERIES + 1 times running this very try.
     task_id = "crashing-job-0001"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.worker import Worker
 
 from internal.config import Settings
@@ -114,14 +114,28 @@ async def test_duplicate_start_while_running_is_a_no_op(runner: JobRunner) -> No
     first = await runner.start_workflow(
         ScriptedWorkflow.run, payload, workflow_id=f"s-{payload.key}", queue=QUEUE
     )
-    # While the first run is busy, the duplicate waits briefly, sees it complete, and starts nothing.
     second = await runner.start_workflow(
         ScriptedWorkflow.run, payload, workflow_id=f"s-{payload.key}", queue=QUEUE
     )
     assert first is not None
     assert second is None
     assert await first.result() == jobs_under_test.ScriptedResult(calls=1)
+    # The refused start's follow-up sees the run complete and starts nothing.
+    await runner.drain()
     assert jobs_under_test.calls(payload.key) == 1
+
+
+async def test_a_refused_start_returns_while_the_running_run_is_still_running(runner: JobRunner) -> None:
+    payload = ScriptedInput(key=key(), sleep_seconds=1.8)  # under FAST.timeout (2 s)
+    workflow_id = f"s-{payload.key}"
+    first = await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
+    assert first is not None
+    assert (
+        await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
+        is None
+    )
+    assert (await first.describe()).status == WorkflowExecutionStatus.RUNNING
+    await runner.drain()
 
 
 async def test_a_failed_runs_id_starts_a_new_run_even_right_away(
@@ -133,9 +147,10 @@ async def test_a_failed_runs_id_starts_a_new_run_even_right_away(
     assert first is not None
     # No wait for the first run to close: a retry from the store may race with it.
     await eventually(lambda: first_failed_job(settings))
-    second = await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
-    assert second is not None
-    assert second.result_run_id != first.result_run_id
+    await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
+    await runner.drain()
+    second = runner.client.get_workflow_handle(workflow_id)
+    assert (await second.describe()).run_id != first.result_run_id
     with pytest.raises(WorkflowFailureError):
         await second.result()
     assert jobs_under_test.calls(payload.key) == 2

@@ -1,4 +1,5 @@
-"""The ProcessOrder saga through the API, run by the real worker: success, compensation, failure."""
+"""The ProcessOrder saga through the API, run by the real worker: success, compensation, failure;
+and who may stock, place and read orders."""
 
 from __future__ import annotations
 
@@ -11,20 +12,23 @@ from temporalio.client import Client
 from internal.config import Settings
 from internal.models import InventoryItem, StubPayment
 from internal.workers.workflows import ProcessOrderWorkflow
-from tests.support import Mailbox, eventually
+from tests.support import Mailbox, eventually, headers_for, sign_up
 from tests.temporal.helpers import row
 
 ORDER = {"sku": "book", "quantity": 2, "amount_cents": 4200, "email": "buyer@example.com"}
 
 
-async def stock(client: httpx.AsyncClient, sku: str, quantity: int) -> None:
-    response = await client.put(f"/api/v1/inventory/{sku}", json={"quantity": quantity})
+Headers = dict[str, str]
+
+
+async def stock(client: httpx.AsyncClient, headers: Headers, sku: str, quantity: int) -> None:
+    response = await client.put(f"/api/v1/inventory/{sku}", json={"quantity": quantity}, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json() == {"sku": sku, "quantity": quantity}
 
 
-async def place(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
-    response = await client.post("/api/v1/orders", json={**ORDER, **changes})
+async def place(client: httpx.AsyncClient, headers: Headers, **changes: Any) -> dict[str, Any]:
+    response = await client.post("/api/v1/orders", json={**ORDER, **changes}, headers=headers)
     assert response.status_code == 202, response.text
     body: dict[str, Any] = response.json()
     assert body["status"] == "pending"
@@ -32,22 +36,28 @@ async def place(client: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
     return body
 
 
-async def final(client: httpx.AsyncClient, job_worker: Client, order: dict[str, Any]) -> dict[str, Any]:
+async def final(
+    client: httpx.AsyncClient, job_worker: Client, order: dict[str, Any], headers: Headers
+) -> dict[str, Any]:
     await job_worker.get_workflow_handle(order["workflow_id"]).result()
 
     async def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = (await client.get(f"/api/v1/orders/{order['id']}")).json()
+        body: dict[str, Any] = (await client.get(f"/api/v1/orders/{order['id']}", headers=headers)).json()
         return body if body["status"] != "pending" else None
 
     return await eventually(done)
 
 
 async def test_order_completes_charges_reserves_and_confirms(
-    client: httpx.AsyncClient, job_worker: Client, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient,
+    job_worker: Client,
+    settings: Settings,
+    mailbox: Mailbox,
+    admin_headers: Headers,
 ) -> None:
-    await stock(client, "book", 5)
-    order = await place(client)
-    result = await final(client, job_worker, order)
+    await stock(client, admin_headers, "book", 5)
+    order = await place(client, admin_headers)
+    result = await final(client, job_worker, order, admin_headers)
 
     assert result["status"] == "completed"
     assert result["failure_reason"] is None
@@ -59,11 +69,15 @@ async def test_order_completes_charges_reserves_and_confirms(
 
 
 async def test_insufficient_stock_refunds_and_ends_compensated(
-    client: httpx.AsyncClient, job_worker: Client, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient,
+    job_worker: Client,
+    settings: Settings,
+    mailbox: Mailbox,
+    admin_headers: Headers,
 ) -> None:
-    await stock(client, "book", 1)
-    order = await place(client, quantity=3)
-    result = await final(client, job_worker, order)
+    await stock(client, admin_headers, "book", 1)
+    order = await place(client, admin_headers, quantity=3)
+    result = await final(client, job_worker, order, admin_headers)
 
     assert result["status"] == "compensated"
     assert "InsufficientStock" in result["failure_reason"]
@@ -77,12 +91,16 @@ async def test_insufficient_stock_refunds_and_ends_compensated(
 
 
 async def test_rejected_confirmation_releases_stock_and_refunds(
-    client: httpx.AsyncClient, job_worker: Client, settings: Settings, mailbox: Mailbox
+    client: httpx.AsyncClient,
+    job_worker: Client,
+    settings: Settings,
+    mailbox: Mailbox,
+    admin_headers: Headers,
 ) -> None:
-    await stock(client, "book", 5)
+    await stock(client, admin_headers, "book", 5)
     mailbox.reply_next_with("550 no such mailbox")
-    order = await place(client)
-    result = await final(client, job_worker, order)
+    order = await place(client, admin_headers)
+    result = await final(client, job_worker, order, admin_headers)
 
     assert result["status"] == "compensated"
     assert "MailRejected" in result["failure_reason"]
@@ -91,27 +109,65 @@ async def test_rejected_confirmation_releases_stock_and_refunds(
 
 
 async def test_unknown_sku_fails_with_nothing_to_undo(
-    client: httpx.AsyncClient, job_worker: Client, settings: Settings
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings, admin_headers: Headers
 ) -> None:
-    order = await place(client, sku="unknown")
-    result = await final(client, job_worker, order)
+    order = await place(client, admin_headers, sku="unknown")
+    result = await final(client, job_worker, order, admin_headers)
 
     assert result["status"] == "failed"
     assert "unknown SKU" in result["failure_reason"]
     assert row(settings, StubPayment, order["id"]) is None
 
 
-async def test_unknown_order_is_404(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/api/v1/orders/987654")).status_code == 404
+async def test_unknown_order_is_404(client: httpx.AsyncClient, admin_headers: Headers) -> None:
+    assert (await client.get("/api/v1/orders/987654", headers=admin_headers)).status_code == 404
 
 
 @pytest.mark.parametrize(
     "changes",
     [{"quantity": 0}, {"amount_cents": -1}, {"email": "not-an-email"}, {"sku": ""}],
 )
-async def test_invalid_order_is_422(client: httpx.AsyncClient, changes: dict[str, Any]) -> None:
-    assert (await client.post("/api/v1/orders", json={**ORDER, **changes})).status_code == 422
+async def test_invalid_order_is_422(
+    client: httpx.AsyncClient, changes: dict[str, Any], admin_headers: Headers
+) -> None:
+    response = await client.post("/api/v1/orders", json={**ORDER, **changes}, headers=admin_headers)
+    assert response.status_code == 422
 
 
-async def test_negative_stock_is_422(client: httpx.AsyncClient) -> None:
-    assert (await client.put("/api/v1/inventory/book", json={"quantity": -1})).status_code == 422
+async def test_negative_stock_is_422(client: httpx.AsyncClient, admin_headers: Headers) -> None:
+    response = await client.put("/api/v1/inventory/book", json={"quantity": -1}, headers=admin_headers)
+    assert response.status_code == 422
+
+
+async def user_headers(client: httpx.AsyncClient, settings: Settings, email: str) -> Headers:
+    return headers_for(settings, (await sign_up(client, email)).json()["id"])
+
+
+async def test_placing_an_order_anonymously_is_401(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/v1/orders", json=ORDER)).status_code == 401
+
+
+async def test_a_user_places_and_reads_their_own_order(
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings, admin_headers: Headers
+) -> None:
+    await stock(client, admin_headers, "book", 5)
+    owner = await user_headers(client, settings, "owner@example.com")
+    order = await place(client, owner)
+    assert (await final(client, job_worker, order, owner))["status"] == "completed"
+
+
+async def test_another_users_order_is_404(
+    client: httpx.AsyncClient, job_worker: Client, settings: Settings, admin_headers: Headers
+) -> None:
+    owner = await user_headers(client, settings, "owner@example.com")
+    order = await place(client, owner, sku="unknown")
+    await job_worker.get_workflow_handle(order["workflow_id"]).result()
+    stranger = await user_headers(client, settings, "stranger@example.com")
+    assert (await client.get(f"/api/v1/orders/{order['id']}", headers=stranger)).status_code == 404
+    assert (await client.get(f"/api/v1/orders/{order['id']}", headers=admin_headers)).status_code == 200
+
+
+async def test_setting_stock_is_for_admins_only(client: httpx.AsyncClient, settings: Settings) -> None:
+    user = await user_headers(client, settings, "user@example.com")
+    assert (await client.put("/api/v1/inventory/book", json={"quantity": 1}, headers=user)).status_code == 403
+    assert (await client.put("/api/v1/inventory/book", json={"quantity": 1})).status_code == 401

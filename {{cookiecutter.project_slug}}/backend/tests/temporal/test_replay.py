@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from internal.workers.main import discover
-from tests.support import Mailbox
+from tests.support import Mailbox, sign_up
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -46,14 +46,17 @@ def test_histories_are_recorded() -> None:
 
 
 async def test_fresh_runs_replay_and_are_recorded_on_request(
-    client: httpx.AsyncClient, job_worker: Client, mailbox: Mailbox
+    client: httpx.AsyncClient, job_worker: Client, mailbox: Mailbox, admin_headers: dict[str, str]
 ) -> None:
     """Run each recorded scenario now and replay its history; UPDATE_HISTORIES=1 keeps them."""
-    user = (await client.post("/api/v1/users", json={"email": "replay@example.com", "name": "R"})).json()
-    await client.put("/api/v1/inventory/book", json={"quantity": 3})
+    user = (await sign_up(client, "replay@example.com")).json()
+    await client.put("/api/v1/inventory/book", json={"quantity": 3}, headers=admin_headers)
     order = {"sku": "book", "amount_cents": 1000, "email": "replay@example.com"}
-    completed = (await client.post("/api/v1/orders", json={**order, "quantity": 1})).json()
-    compensated = (await client.post("/api/v1/orders", json={**order, "quantity": 9})).json()
+    placed = [
+        await client.post("/api/v1/orders", json={**order, "quantity": quantity}, headers=admin_headers)
+        for quantity in (1, 9)
+    ]
+    completed, compensated = (response.json() for response in placed)
     runs = {
         "send_welcome_email": f"send-welcome-email-{user['id']}",
         "process_order_completed": completed["workflow_id"],

@@ -18,7 +18,7 @@ from internal.jobs.send_welcome_email import (
     SendWelcomeEmailWorkflow,
 )
 from internal.models import User
-from tests.support import Mailbox, api_client, eventually
+from tests.support import Mailbox, api_client, eventually, sign_up
 from tests.temporal.helpers import make_user, row
 
 
@@ -64,11 +64,13 @@ async def test_ready_names_temporal_when_it_is_down(settings: Settings) -> None:
     assert checks["temporal"] != "ok"
 
 
-async def test_user_created_while_temporal_is_down_lands_in_the_store(settings: Settings) -> None:
+async def test_user_created_while_temporal_is_down_lands_in_the_store(
+    settings: Settings, admin_headers: dict[str, str]
+) -> None:
     async with api_client(settings.model_copy(update={"temporal_address": "127.0.0.1:1"})) as client:
-        response = await client.post("/api/v1/users", json={"email": "down@example.com", "name": "D"})
+        response = await sign_up(client, "down@example.com")
         assert response.status_code == 201
-        failed = (await client.get("/api/v1/jobs/failed")).json()
+        failed = (await client.get("/api/v1/jobs/failed", headers=admin_headers)).json()
     assert [(f["job_name"], f["attempts"]) for f in failed] == [("send_welcome_email", 0)]
     assert "dispatch failed" in failed[0]["exception"]
 
