@@ -16,10 +16,10 @@ from internal.errors import MAX_ECHOED_CHARS
 from internal.fields import NonNegativeInt32, PositiveInt32
 from internal.main import create_app
 from internal.services.failed_jobs import record_failed_job
-from tests.support import api_client
+from tests.support import PASSWORD, api_client, headers_for, make_admin
 
 TOO_BIG_ID = 2**31
-PRODUCTION = {"environment": "production", "secret_key": "p" * 40}
+PRODUCTION = {"environment": "production", "secret_key": "Kq8vR2mZ7pL4xW9nB3tY6hJ1cF5dG0sA8eU2iO7x"}
 
 
 @asynccontextmanager
@@ -38,13 +38,17 @@ async def app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.mark.parametrize("path", [f"/api/v1/users/{TOO_BIG_ID}", "/api/v1/users/0", "/api/v1/users/-1"])
-async def test_an_id_outside_the_columns_range_is_422(client: httpx.AsyncClient, path: str) -> None:
-    response = await client.get(path)
+async def test_an_id_outside_the_columns_range_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], path: str
+) -> None:
+    response = await client.get(path, headers=admin_headers)
     assert response.status_code == 422, response.text
 
 
-async def test_a_retry_id_outside_the_columns_range_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.post(f"/api/v1/jobs/failed/{TOO_BIG_ID}/retry")
+async def test_a_retry_id_outside_the_columns_range_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post(f"/api/v1/jobs/failed/{TOO_BIG_ID}/retry", headers=admin_headers)
     assert response.status_code == 422, response.text
 
 
@@ -61,8 +65,10 @@ async def test_a_lone_surrogate_is_422_and_echoed_as_valid_text(client: httpx.As
     assert response.json()["detail"][0]["loc"] == ["body", "name"]
 
 
-async def test_a_number_too_large_for_a_float_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/v1/jobs/failed", params={"limit": "1e400"})
+async def test_a_number_too_large_for_a_float_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/jobs/failed", params={"limit": "1e400"}, headers=admin_headers)
     assert response.status_code == 422, response.text
     body = b'{"email": 1e400, "name": "x"}'
     response = await client.post("/api/v1/users", content=body, headers={"content-type": "application/json"})
@@ -70,7 +76,9 @@ async def test_a_number_too_large_for_a_float_is_422(client: httpx.AsyncClient) 
 
 
 async def test_a_422_echoes_only_a_bounded_prefix_of_the_input(client: httpx.AsyncClient) -> None:
-    response = await client.post("/api/v1/users", json={"email": "long@example.com", "name": "x" * 500_000})
+    response = await client.post(
+        "/api/v1/users", json={"email": "long@example.com", "name": "x" * 500_000, "password": PASSWORD}
+    )
     assert response.status_code == 422
     [error] = response.json()["detail"]
     assert error["input"] == "x" * MAX_ECHOED_CHARS + "..."
@@ -109,7 +117,9 @@ async def test_a_chunked_body_over_max_request_bytes_is_413(settings: Settings) 
 async def test_a_body_within_max_request_bytes_is_accepted(settings: Settings) -> None:
     limited = settings.model_copy(update={"max_request_bytes": 1_000})
     async with api_client(limited) as client:
-        response = await client.post("/api/v1/users", json={"email": "small@example.com", "name": "Small"})
+        response = await client.post(
+            "/api/v1/users", json={"email": "small@example.com", "name": "Small", "password": PASSWORD}
+        )
     assert response.status_code == 201, response.text
 
 
@@ -213,8 +223,10 @@ async def test_failed_jobs_in_production_show_the_error_type_only(settings: Sett
         exception="ConnectionRefusedError(111, \"Connect call failed ('10.9.8.7', 1025)\")",
         attempts=3,
     )
-    async with api_client(settings.model_copy(update=PRODUCTION)) as client:
-        [entry] = (await client.get("/api/v1/jobs/failed")).json()
+    production = settings.model_copy(update=PRODUCTION)
+    admin = headers_for(production, make_admin(production))
+    async with api_client(production) as client:
+        [entry] = (await client.get("/api/v1/jobs/failed", headers=admin)).json()
     assert entry["exception"] == "ConnectionRefusedError (full error in the logs)"
 
 
