@@ -103,6 +103,8 @@ def admin_token(project: Path, env: dict[str, str], base: str) -> str | None:
 def run_schemathesis(base: str, token: str | None, report: Path) -> subprocess.CompletedProcess[str]:
     command = [
         str(Path(sys.executable).parent / "st"),
+        "--config-file",
+        str(TEMPLATE / "tests" / "schemathesis.toml"),
         "run",
         f"{base}/openapi.json",
         "--checks",

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from internal.config import PLACEHOLDER_SECRETS
-from internal.fields import DisplayName
+from internal.fields import DisplayName, Text
 
 PASSWORD_MIN_LENGTH = 8
 # Longer is refused (422), never silently truncated.
@@ -69,8 +69,11 @@ class AccessToken(BaseModel):
 
 
 class PasswordResetRequest(BaseModel):
-    # Any string up to an email's length: the answer is 202 whatever it is (no account probing).
-    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)]
+    # Any text up to an email's length: the answer is 202 whatever it is (no account probing). It is
+    # measured as sent, then trimmed and lowercased, so the schema's maxLength is the rule applied.
+    email: Annotated[
+        Text, StringConstraints(max_length=320), AfterValidator(lambda email: email.strip().lower())
+    ]
 
 
 class PasswordResetConfirm(BaseModel):
