@@ -272,10 +272,14 @@ def sign_up_and_read_the_welcome_email(project: Path, port: int, dev: Process) -
                 return message
         return None
 
+    def sent_at() -> str | None:
+        with sqlite3.connect(project / "backend" / "app.db") as db:
+            [(value,)] = db.execute("SELECT welcome_email_sent_at FROM users WHERE email = ?", (email,)).fetchall()
+        return value
+
     wait_until(lambda: caught() is not None, within=60, what="the welcome email in .mail/", processes=(dev,))
-    with sqlite3.connect(project / "backend" / "app.db") as db:
-        [(sent_at,)] = db.execute("SELECT welcome_email_sent_at FROM users WHERE email = ?", (email,)).fetchall()
-    assert sent_at is not None
+    # The job commits welcome_email_sent_at once the SMTP server has accepted the message.
+    wait_until(sent_at, within=30, what="welcome_email_sent_at", processes=(dev,))
     assert f"mail to {email}" in dev.log()
     message = caught()
     assert message is not None

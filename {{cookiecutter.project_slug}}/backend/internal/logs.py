@@ -44,6 +44,11 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+# Drivers that log every statement with its bound parameters (password hashes among them) at
+# DEBUG: they stay at INFO even when the application logs at DEBUG.
+PARAMETER_LOGGERS = ("aiosqlite",)
+
+
 def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     """Route the app's logs (and uvicorn's) through one handler on stdout."""
     handler = logging.StreamHandler(sys.stdout)
@@ -54,3 +59,5 @@ def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.INFO))
