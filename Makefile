@@ -1,6 +1,6 @@
-.PHONY: test test-render test-variant test-e2e test-cli test-crash lint bench lock lock-upgrade
+.PHONY: test test-render test-variant test-e2e test-cli test-crash test-fuzz lint bench lock lock-upgrade
 
-## Every tier (render, variant, e2e, cli, crash) against real services: what CI runs.
+## Every tier (render, variant, e2e, cli, crash, fuzz) against real services: what CI runs.
 test:
 	uv run pytest
 
@@ -21,6 +21,10 @@ test-cli:
 test-crash:
 	uv run pytest -m crash -s
 
+## Schemathesis against each variant's running API (fixed seed and budget).
+test-fuzz:
+	uv run pytest -m fuzz
+
 ## Lint the template's own code, and the generated backend's sources as they stand in the template
 ## (files with a Jinja block are linted after rendering, by the variant tier).
 lint:
@@ -29,9 +33,11 @@ lint:
 	  uv run --project ../.. ruff check --no-cache --extend-ignore N999 $$plain && \
 	  uv run --project ../.. ruff format --no-cache --check $$plain
 
-## Bake time per variant against a bare-cookiecutter baseline.
+## Bake time per variant against a bare-cookiecutter baseline; API memory refusing a 100 MiB body
+## against no effective limit.
 bench:
 	uv run python benchmarks/bake_time.py
+	uv run python benchmarks/request_body_memory.py
 
 ## Regenerate each variant's stored uv.lock after any change to the generated pyproject.toml
 ## (unchanged requirements keep their versions); lock-upgrade moves everything to the newest allowed.

@@ -25,8 +25,28 @@ from pathlib import Path
 # The answers as JSON in a raw string: Jinja's tojson escapes quotes, so any answer is safe here.
 ANSWERS: dict[str, str] = json.loads(r"""{{ cookiecutter | tojson }}""")
 CHOSEN = ANSWERS["task_runner"]
-# Text the user typed may legitimately contain a runner's name ("Temporal Shop"); it is not a leftover.
-USER_TEXT = [ANSWERS[key] for key in ("project_name", "project_slug", "description", "author_name", "author_email")]
+# How answers are written into each file format: the template root's answers extension.
+sys.path.insert(0, r"""{{ lich_template_dir }}""")
+
+from lich_answers import markdown_text, python_string, toml_string  # noqa: E402
+
+# Text the user typed may legitimately contain a runner's name ("Temporal Shop") or Jinja's
+# delimiters, in any of the forms it is written in; it is not a leftover.
+USER_TEXT = sorted(
+    {
+        form(ANSWERS[key])
+        for key in ("project_name", "project_slug", "description", "author_name", "author_email")
+        for form in (str, toml_string, python_string, markdown_text)
+    },
+    key=len,
+    reverse=True,
+)
+
+
+def without_answers(content: str) -> str:
+    for text in USER_TEXT:
+        content = content.replace(text, "")
+    return content
 
 
 @dataclass(frozen=True)
@@ -331,9 +351,7 @@ def leftover_problems(root: Path, chosen: str, paths: list[Path], texts: dict[Pa
         if pattern.search(relative):
             problems.append(f"{relative}: path belongs to a runner that was not chosen")
         elif path in texts:
-            content = texts[path]
-            for text in USER_TEXT:
-                content = content.replace(text, "")
+            content = without_answers(texts[path])
             found = pattern.search(content)
             if found:
                 line = content.count("\n", 0, found.start()) + 1
@@ -349,7 +367,7 @@ def consistency_problems(root: Path, chosen: str) -> list[str]:
     problems += [
         f"{path.relative_to(root)}: unrendered template syntax"
         for path, text in texts.items()
-        if path.suffix != ".mako" and TEMPLATE_SYNTAX.search(text)
+        if path.suffix != ".mako" and TEMPLATE_SYNTAX.search(without_answers(text))
     ]
     problems += [
         f"{path.relative_to(root)}: runner variant file was not resolved" for path in paths if variant_runner(path)

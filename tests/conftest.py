@@ -111,7 +111,7 @@ def redis_url() -> Iterator[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test belongs to exactly one tier, so `make test-render` and CI select them reliably."""
-    tiers = {"render", "variant", "e2e", "cli", "crash"}
+    tiers = {"render", "variant", "e2e", "cli", "crash", "fuzz"}
     for item in items:
         marks = {mark.name for mark in item.iter_markers()} & tiers
         if len(marks) != 1:

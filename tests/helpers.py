@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -322,6 +323,23 @@ def start_api(project: Path, env: dict[str, str], log_dir: Path) -> tuple[str, P
     port = free_port()
     api = Process("api", native_command(project, "api", port=port), cwd=project / "backend", env=env, log_dir=log_dir)
     return f"http://127.0.0.1:{port}", api
+
+
+def installed_names(venv: Path, own: str) -> set[str]:
+    """Distribution names and top-level modules installed in a venv (except the project's own),
+    lowercased with `-`/`.` as `_`: the names a project package would shadow."""
+    names: set[str] = set()
+    for dist in venv.glob("lib/python*/site-packages/*.dist-info"):
+        name = re.sub(r"[-_.]+", "_", dist.name.split("-", 1)[0]).lower()
+        if name == own:
+            continue
+        names.add(name)
+        for line in (dist / "RECORD").read_text(encoding="utf-8").splitlines():
+            parts = line.split(",", 1)[0].split("/")
+            top = parts[0] if len(parts) > 1 else parts[0].split(".", 1)[0] if parts[0].endswith((".py", ".so")) else ""
+            if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", top) and not top.endswith("_dist"):
+                names.add(top.lower())
+    return names
 
 
 E2E_PASSWORD = "e2e pass phrase 42"  # noqa: S105  (tests only)

@@ -249,7 +249,8 @@ def test_celery_stack_sends_the_email_survives_a_killed_pool_process_and_runs_be
     print(f"celery e2e: pool process {victim} SIGKILLed mid-send; redelivered, one email, {redelivered_in:.1f} s later")
     status, failed = http_json("GET", f"{stack.base}/api/v1/jobs/failed", token=stack.admin_token)
     assert status == 200
-    assert [entry["exception"] for entry in failed] == ["old", "old"], failed  # the kill added nothing
+    # The kill added nothing; in production the list shows an error's type only, not its text.
+    assert [entry["exception"] for entry in failed] == ["old (full error in the logs)"] * 2, failed
 
     # 3. Beat stays up and its periodic job runs for real (every 60 s): the old retried entry is gone.
     wait_until(

@@ -343,18 +343,122 @@ def test_unicode_project_name_derives_a_valid_slug(tmp_path: Path) -> None:
     assert "Café Ünïcode Shop" in (project / "README.md").read_text()
 
 
+# Answers a user could type, each written into TOML, Python and Markdown. Jinja's delimiters come
+# through `{% raw %}` because cookiecutter renders --no-input answers; typed ones reach us verbatim.
+
+
+def raw(text: str) -> str:
+    return "{% raw %}" + text + "{% endraw %}"
+
+
+LEGAL_ANSWERS = [
+    {"project_name": "O'Brien's Shop", "author_name": "Seán O'Brien"},
+    {"project_name": "José Müller GmbH", "author_name": "José Müller", "description": "Café — naïve façade ✓"},
+    {"project_name": 'The "Quoted" Shop', "description": 'He said "hi" and left'},
+    {"project_name": "Back\\slash\\", "description": "ends in a backslash \\"},
+    {"project_name": "Mixed 'single' \"double\" \\", "author_name": "A \"B\" 'C' \\ D"},
+    {"project_name": raw("{{ shop }}"), "description": raw("{% if %} {# x #} {{ cookiecutter }}")},
+    {"project_name": "x = 1 # not a comment", "description": "[table]\nkey = 'no newline here'".replace("\n", " ")},
+    {"project_name": "<script>alert(1)</script>", "description": "*bold* _it_ `code` [link](x) | pipe"},
+    {"project_name": "Temporal Celery Redis", "task_runner": "none"},
+    {"project_name": "東京ショップ" * 7 + "東京"},
+    {"author_email": "o'brien+shop@sub.example.co.uk", "author_name": "Zoë"},
+    {"description": "x" * 300},
+]
+
+
+def expected(answers: dict[str, str]) -> dict[str, str]:
+    values = {"project_name": "My Shop", "description": BAKE_DESCRIPTION, "author_name": "Your Name"}
+    values["author_email"] = "you@example.com"
+    values.update({key: value.replace("{% raw %}", "").replace("{% endraw %}", "") for key, value in answers.items()})
+    return values
+
+
+BAKE_DESCRIPTION = json.loads((TEMPLATE / "cookiecutter.json").read_text())["description"]
+
+
+@pytest.mark.parametrize("answers", LEGAL_ANSWERS, ids=range(len(LEGAL_ANSWERS)))
+def test_legal_answer_bakes_a_project_whose_files_parse_and_hold_it_verbatim(
+    tmp_path: Path, answers: dict[str, str]
+) -> None:
+    import tomllib
+
+    project = bake(tmp_path, **{"task_runner": "none", "project_slug": "shop", **answers})
+    want = expected(answers)
+    for path in project.rglob("*"):
+        if path.suffix == ".toml":
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix in {".yml", ".yaml"}:
+            list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        elif path.suffix == ".py":
+            ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    metadata = tomllib.loads((project / "backend/pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert metadata["description"] == want["description"]
+    assert metadata["authors"] == [{"name": want["author_name"], "email": want["author_email"]}]
+    package = ast.parse((project / "backend/internal/__init__.py").read_text(encoding="utf-8"))
+    [assignment] = [node for node in package.body if isinstance(node, ast.Assign)]
+    assert ast.literal_eval(assignment.value) == want["project_name"]
+
+
+def test_legal_answers_are_written_in_the_quotes_ruff_format_keeps(tmp_path: Path) -> None:
+    project = bake(tmp_path, task_runner="none", project_name='Say "hi"', project_slug="shop")
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--diff", "backend/internal/__init__.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_shows_markdown_characters_of_an_answer_as_text(tmp_path: Path) -> None:
+    project = bake(tmp_path, task_runner="none", project_name="<b>*Shop*</b>", project_slug="shop")
+    assert (project / "README.md").read_text(encoding="utf-8").startswith("# \\<b\\>\\*Shop\\*\\</b\\>\n")
+
+
 @pytest.mark.parametrize(
     ("answers", "field"),
     [
+        ({"project_slug": ""}, "project_slug"),
         ({"project_slug": "123shop"}, "project_slug"),
         ({"project_slug": "class"}, "project_slug"),
+        ({"project_slug": "match"}, "project_slug"),
         ({"project_slug": "my-shop"}, "project_slug"),
         ({"project_slug": "MyShop"}, "project_slug"),
+        ({"project_slug": "_shop"}, "project_slug"),
+        ({"project_slug": "shop__x"}, "project_slug"),
+        ({"project_slug": "a/b"}, "project_slug"),
+        ({"project_slug": "../escape"}, "project_slug"),
+        ({"project_slug": "/abs_slug"}, "project_slug"),
+        ({"project_slug": "a" * 1000}, "project_slug"),
         ({"project_slug": "fastapi"}, "project_slug"),
+        ({"project_slug": "anyio"}, "project_slug"),
+        ({"project_slug": "psycopg"}, "project_slug"),
+        ({"project_slug": "pydantic_settings"}, "project_slug"),
+        ({"project_slug": "starlette"}, "project_slug"),
+        ({"project_slug": "pytest"}, "project_slug"),
+        ({"project_slug": "kombu", "task_runner": "celery"}, "project_slug"),
+        ({"project_slug": "temporalio", "task_runner": "temporal"}, "project_slug"),
+        ({"project_slug": "json"}, "project_slug"),
+        ({"project_slug": "internal"}, "project_slug"),
         ({"project_name": ""}, "project_name"),
-        ({"project_name": 'Bad "quoted" name'}, "project_name"),
+        ({"project_name": "   "}, "project_name"),
+        ({"project_name": "x" * 1000, "project_slug": "shop"}, "project_name"),
+        ({"project_name": '"' * 30, "project_slug": "shop"}, "project_name"),
+        ({"project_name": "two\nlines", "project_slug": "shop"}, "project_name"),
+        ({"project_name": "bell\x07", "project_slug": "shop"}, "project_name"),
+        ({"project_name": "evil\u202eoverride", "project_slug": "shop"}, "project_name"),
+        ({"description": "x" * 1000}, "description"),
+        ({"description": "tab\tand\rreturn"}, "description"),
+        ({"author_name": "Doe, John"}, "author_name"),
+        ({"author_name": "y" * 1000}, "author_name"),
         ({"author_email": "not-an-email"}, "author_email"),
         ({"author_email": "a@b"}, "author_email"),
+        ({"author_email": 'x"}]#@a.bc'}, "author_email"),
+        ({"author_email": "a b@example.com"}, "author_email"),
+        ({"author_email": "x@example.com\nmore"}, "author_email"),
+        ({"author_email": "a" * 1000 + "@example.com"}, "author_email"),
     ],
 )
 def test_bad_answer_is_refused_with_one_clear_line_and_nothing_written(
@@ -362,10 +466,37 @@ def test_bad_answer_is_refused_with_one_clear_line_and_nothing_written(
 ) -> None:
     result = run_cookiecutter(tmp_path, answers)
     assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR: ") and "Stopping" not in line]
     assert len(errors) == 1 and errors[0].startswith(f"ERROR: {field} "), result.stderr
     assert "type" in errors[0]
     assert list(tmp_path.iterdir()) == []
+    assert not Path("/abs_slug").exists()
+
+
+def test_replayed_bad_answer_is_refused_by_the_pre_gen_hook_and_nothing_written(tmp_path: Path) -> None:
+    """A replay file skips the prompts (and the check while they are read): the hook still refuses."""
+    answers = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+    answers = {
+        key: value[0] if isinstance(value, list) and not key.startswith("_") else value
+        for key, value in answers.items()
+        if key != "__prompts__"
+    }
+    answers.update(project_slug="shop", author_email='x"}]#@a.bc', __validated="yes")
+    replay = tmp_path / "replay.json"
+    replay.write_text(json.dumps({"cookiecutter": answers, "_cookiecutter": answers}))
+    output = tmp_path / "out"
+    output.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--replay-file", str(replay), "-o", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "ERROR: author_email 'x\"}]#@a.bc' is not an email address" in result.stderr
+    assert list(output.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -373,7 +504,6 @@ def test_bad_answer_is_refused_with_one_clear_line_and_nothing_written(
     [
         ({"task_runner": "rq"}, "rq provided for choice variable task_runner"),
         ({"python_version": "3.9"}, "3.9 provided for choice variable python_version"),
-        ({"project_slug": ""}, "already exists"),
     ],
 )
 def test_answer_cookiecutter_itself_refuses_writes_nothing(
@@ -410,7 +540,9 @@ def load_post_gen_hook(runner: str = "none") -> dict[str, Any]:
         "author_name": "",
         "author_email": "x@example.com",
     }
-    source = jinja2.Template((TEMPLATE / "hooks/post_gen_project.py").read_text()).render(cookiecutter=answers)
+    source = jinja2.Template((TEMPLATE / "hooks/post_gen_project.py").read_text()).render(
+        cookiecutter=answers, lich_template_dir=str(TEMPLATE)
+    )
     module = types.ModuleType("post_gen_project")
     sys.modules[module.__name__] = module  # dataclasses resolve annotations through sys.modules
     exec(compile(source, "post_gen_project.py", "exec"), module.__dict__)  # noqa: S102

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -9,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RUNNERS, project_env
+from tests.helpers import RUNNERS, TEMPLATE, installed_names, project_env
+
+INSTALLED_NAMES = TEMPLATE / "hooks" / "installed_names.json"
 
 pytestmark = pytest.mark.variant
 
@@ -66,3 +70,18 @@ def test_migrations_apply_to_an_empty_postgres_and_match_the_models(
 def test_lich_command_is_installed(synced: Callable[[str], Path], runner: str) -> None:
     output = run(["uv", "run", "--no-sync", "lich", "--help"], synced(runner) / "backend")
     assert "usage: lich" in output
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_slugs_refused_as_installed_are_what_the_synced_backend_installs(
+    synced: Callable[[str], Path], runner: str
+) -> None:
+    """hooks/installed_names.json must list exactly what the variant installs: a dependency added or
+    dropped changes which project names would shadow it (UPDATE_SNAPSHOTS=1 rewrites the list)."""
+    project = synced(runner)
+    own = re.sub(r"[-_.]+", "_", project.name).lower()
+    actual = sorted(installed_names(project / "backend" / ".venv", own))
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        listed = json.loads(INSTALLED_NAMES.read_text(encoding="utf-8"))
+        INSTALLED_NAMES.write_text(json.dumps({**listed, runner: actual}, indent=1) + "\n", encoding="utf-8")
+    assert json.loads(INSTALLED_NAMES.read_text(encoding="utf-8"))[runner] == actual

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     smtp_host: str = "localhost"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
     mail_from: str = "{{ cookiecutter.project_slug }}@example.com"
+    # HTTP: request bodies over this many bytes are refused with 413.
+    max_request_bytes: int = Field(default=1_048_576, ge=1)
+    # /docs, /redoc and /openapi.json: always served outside production, in production only if true.
+    docs_enabled: bool = False
+    # Origins allowed to call the API from a browser, comma-separated; empty = no CORS headers at all.
+    cors_origins: str = ""
     # Lifetime of a login (the JWT access token) and of a password-reset link.
     access_token_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
     password_reset_minutes: int = Field(default=60, ge=1, le=60 * 24 * 7)
@@ -119,6 +125,14 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("refusing to run in production: " + "; ".join(problems))
         return self
+
+    @property
+    def docs_served(self) -> bool:
+        return self.environment != "production" or self.docs_enabled
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def smtp_security(self) -> Literal["starttls", "ssl", "none"]:

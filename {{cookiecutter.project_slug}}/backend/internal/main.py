@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from internal import PROJECT_NAME
 from internal.api import api_router, health
+from internal.api.middleware import BodySizeLimit, JsonServerErrors, RequestIdAndSecurityHeaders
 from internal.api.outages import install_outage_handlers
 from internal.config import Settings, get_settings
 from internal.db.session import create_engine_for, create_sessionmaker
@@ -23,8 +26,15 @@ from internal.jobs.periodic import api_scheduler
 from internal.jobs.relay import Relay
 from internal.jobs.runner import JobRunner
 from internal.logs import configure_logging
+from internal.schemas import Problem
 
 log = logging.getLogger(__name__)
+BODY_ERRORS = {
+    "400": "The body is not valid UTF-8 JSON.",
+    "413": "The body is larger than MAX_REQUEST_BYTES.",
+}
+AUTH_ERRORS = {"401": "No valid bearer token."}
+PROBLEM = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 @asynccontextmanager
@@ -52,13 +62,64 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json_lines=settings.environment == "production")
-    app = FastAPI(title=PROJECT_NAME, version="0.1.0", lifespan=lifespan)
+    docs = settings.docs_served
+    app = FastAPI(
+        title=PROJECT_NAME,
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     install_error_handlers(app)
     install_outage_handlers(app)
+    install_middleware(app, settings)
     app.include_router(health.router)
     app.include_router(api_router, prefix="/api/v1")
+    document_common_errors(app)
     return app
+
+
+def document_common_errors(app: FastAPI) -> None:
+    """Say in the OpenAPI schema what any route can answer besides its own statuses, for every route,
+    present or future: with a body, 400 (not UTF-8 JSON) and 413 (over MAX_REQUEST_BYTES); behind a
+    security scheme, 401 (no or a bad token)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+                "Problem", Problem.model_json_schema()
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    errors = {**(BODY_ERRORS if "requestBody" in operation else {})}
+                    errors.update(AUTH_ERRORS if operation.get("security") else {})
+                    for code, meaning in errors.items():
+                        operation["responses"].setdefault(code, {"description": meaning, **PROBLEM})
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    # FastAPI's documented way to extend the schema is to replace this method.
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Outermost last: every response, a CORS preflight, a 413 or a JSON 500 included, gets the
+    request id and the security headers."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(JsonServerErrors)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    app.add_middleware(RequestIdAndSecurityHeaders)
 
 
 app = create_app()

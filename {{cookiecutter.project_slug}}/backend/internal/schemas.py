@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from internal.config import PLACEHOLDER_SECRETS
+from internal.fields import DisplayName, Text
 
 PASSWORD_MIN_LENGTH = 8
 # Longer is refused (422), never silently truncated.
@@ -28,14 +29,27 @@ Password = Annotated[
     str,
     StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH),
     AfterValidator(_not_trivial),
+    # OpenAPI's "password" format: clients mask it; the fuzz tier draws values the rule above accepts.
+    Field(json_schema_extra={"format": "password"}),
 ]
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
 
 
 class UserCreate(BaseModel):
     email: Email
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    name: DisplayName
     password: Password
+
+
+class Problem(BaseModel):
+    """The body of every error response except 422: what went wrong, in one sentence."""
+
+    detail: str
+
+
+def documented(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer with (clients and fuzzers read them)."""
+    return {code: {"model": Problem} for code in status_codes}
 
 
 class UserRead(BaseModel):
@@ -55,8 +69,11 @@ class AccessToken(BaseModel):
 
 
 class PasswordResetRequest(BaseModel):
-    # Any string up to an email's length: the answer is 202 whatever it is (no account probing).
-    email: Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=320)]
+    # Any text up to an email's length: the answer is 202 whatever it is (no account probing). It is
+    # measured as sent, then trimmed and lowercased, so the schema's maxLength is the rule applied.
+    email: Annotated[
+        Text, StringConstraints(max_length=320), AfterValidator(lambda email: email.strip().lower())
+    ]
 
 
 class PasswordResetConfirm(BaseModel):

@@ -25,7 +25,7 @@ from internal.cli import main
 from internal.config import Settings
 from internal.db.sync import sync_sessionmaker
 from internal.lich.dev import Process, run
-from internal.lich.make_job import parse_job_name
+from internal.lich.make_job import is_scaffold, parse_job_name
 from internal.models import FailedJob, User
 from internal.services import passwords
 from internal.services.failed_jobs import record_failed_job
@@ -36,6 +36,12 @@ from tests.support import Mailbox, eventually
 PROJECT = BACKEND.parent
 SKIP = shutil.ignore_patterns(".venv", "__pycache__", "*.db", "*.db-*", ".*_cache")
 JOB_FILES = ("backend/internal/jobs/generate_report.py", "backend/tests/jobs/test_generate_report.py")
+# The jobs this project ships: every job module (it declares CONTRACT) that `make job` did not write.
+SHIPPED_JOBS = sorted(
+    path.stem
+    for path in (BACKEND / "internal" / "jobs").glob("*.py")
+    if "\nCONTRACT = " in path.read_text(encoding="utf-8") and not is_scaffold(path)
+)
 
 
 @pytest.fixture
@@ -204,6 +210,23 @@ def test_existing_job_is_refused_unless_forced(
     assert code == 0
     assert "Files created:" in out
     assert "# edited" not in module.read_text()
+
+
+def test_the_shipped_jobs_include_the_welcome_email() -> None:
+    assert "send_welcome_email" in SHIPPED_JOBS
+
+
+@pytest.mark.parametrize("job", SHIPPED_JOBS)
+def test_a_shipped_job_is_never_overwritten_even_with_force(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], job: str
+) -> None:
+    monkeypatch.chdir(project)
+    before = tree(project)
+    code, _, err = lich(capsys, "make", "job", parse_job_name(job).pascal, "--force")
+    assert code == 1
+    assert f"backend/internal/jobs/{job}.py is a job this project ships" in err
+    assert "edit that file instead" in err
+    assert tree(project) == before
 
 
 def test_a_module_that_is_not_a_job_is_never_overwritten(

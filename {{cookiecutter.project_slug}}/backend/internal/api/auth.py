@@ -11,13 +11,13 @@ from internal.api.deps import SettingsDep, UnitOfWorkDep
 from internal.jobs import outbox
 from internal.jobs.send_password_reset_email import CONTRACT as SEND_PASSWORD_RESET_EMAIL
 from internal.jobs.send_password_reset_email import SendPasswordResetEmailInput
-from internal.schemas import AccessToken, PasswordResetConfirm, PasswordResetRequest
+from internal.schemas import AccessToken, PasswordResetConfirm, PasswordResetRequest, documented
 from internal.services import access_tokens, password_reset, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token")
+@router.post("/token", responses=documented(401))
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], uow: UnitOfWorkDep, settings: SettingsDep
 ) -> AccessToken:

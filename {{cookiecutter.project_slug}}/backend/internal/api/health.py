@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 CHECK_TIMEOUT_SECONDS = 3.0
 
@@ -20,17 +22,20 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _check(name: str, probe: Callable[[], Awaitable[None]]) -> tuple[str, str]:
+async def _check(name: str, probe: Callable[[], Awaitable[None]], *, detailed: bool) -> tuple[str, str]:
+    """Run one probe. The error's text (hosts, ports, maybe user names) goes to the log always and
+    to the response only outside production; production says just what failed."""
     try:
         await asyncio.wait_for(probe(), timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
         return name, f"timed out after {CHECK_TIMEOUT_SECONDS:g}s"
     except Exception as exc:
-        return name, f"{type(exc).__name__}: {exc}".strip()
+        log.warning("readiness check failed", extra={"check": name, "error": repr(exc)})
+        return name, f"{type(exc).__name__}: {exc}".strip() if detailed else "unavailable"
     return name, "ok"
 
 
-@router.get("/ready")
+@router.get("/ready", responses={503: {"description": "Something the API needs does not answer."}})
 async def ready(request: Request) -> JSONResponse:
     """Readiness: the database and the task runner's backend answer. 503 names what failed."""
     engine: AsyncEngine = request.app.state.engine
@@ -40,7 +45,10 @@ async def ready(request: Request) -> JSONResponse:
             await connection.execute(text("SELECT 1"))
 
     probes = {"database": database, **request.app.state.runner.readiness_checks()}
-    checks = dict(await asyncio.gather(*(_check(name, probe) for name, probe in probes.items())))
+    detailed = request.app.state.settings.environment != "production"
+    checks = dict(
+        await asyncio.gather(*(_check(name, probe, detailed=detailed) for name, probe in probes.items()))
+    )
     healthy = all(result == "ok" for result in checks.values())
     return JSONResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},

@@ -9,10 +9,12 @@ from typing import Annotated
 
 import anyio.to_thread
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from internal.api.deps import AdminUser, CurrentUser, JobRunnerDep, UnitOfWorkDep
+from internal.fields import Id, NonNegativeInt32, Text
 from internal.jobs.runner import JobRunner
+from internal.schemas import documented
 from internal.services import orders
 from internal.services.orders import OrderCreate
 from internal.workers.workflows import ProcessOrderInput, ProcessOrderWorkflow
@@ -20,11 +22,11 @@ from internal.workers.workflows import ProcessOrderInput, ProcessOrderWorkflow
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["orders"])
 
-Sku = Annotated[str, Path(min_length=1, max_length=64)]
+Sku = Annotated[Text, Path(min_length=1, max_length=64)]
 
 
 class StockUpdate(BaseModel):
-    quantity: int = Field(ge=0)
+    quantity: NonNegativeInt32
 
 
 class StockRead(BaseModel):
@@ -67,8 +69,8 @@ async def create_order(
     return OrderRead.model_validate(order)
 
 
-@router.get("/orders/{order_id}")
-async def get_order(order_id: int, uow: UnitOfWorkDep, user: CurrentUser) -> OrderRead:
+@router.get("/orders/{order_id}", responses=documented(404))
+async def get_order(order_id: Id, uow: UnitOfWorkDep, user: CurrentUser) -> OrderRead:
     order = await orders.get_order(uow.session, order_id, user_id=user.id, is_admin=user.is_admin)
     return OrderRead.model_validate(order)
 

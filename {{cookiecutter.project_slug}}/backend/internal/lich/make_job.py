@@ -24,6 +24,9 @@ from internal.lich.schedules import add_schedule, check_cron_option
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME_LENGTH = 50  # longer names no longer fit the project's line length in the generated code
+# The last line of every job module this command writes. A job module without it is one the project
+# ships (or one written by hand): --force replaces scaffolds, never those.
+SCAFFOLD_MARKER = "# Scaffolded by `lich make job`: edit freely; `lich make job --force` replaces this file."
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,13 @@ def render(text: str, name: JobName) -> str:
     return Template(text).substitute(Name=name.pascal, snake=name.snake, words=name.words)
 
 
+def is_scaffold(path: Path) -> bool:
+    try:
+        return SCAFFOLD_MARKER in path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _is_job_module(path: Path) -> bool:
     """Whether `path` declares a job (``CONTRACT = ...``): only such a file may be overwritten."""
     try:
@@ -114,7 +124,7 @@ def planned_files(project: Project, name: JobName, cron: str | None = None) -> d
     if cron is not None:
         module, test = add_schedule(module, cron), test + render(scaffold.PERIODIC_TEST, name)
     files = {
-        backend / "internal" / "jobs" / f"{name.snake}.py": module,
+        backend / "internal" / "jobs" / f"{name.snake}.py": module + f"\n\n{SCAFFOLD_MARKER}\n",
         backend / "tests" / "jobs" / f"test_{name.snake}.py": test,
     }
     package = backend / "tests" / "jobs" / "__init__.py"
@@ -143,6 +153,11 @@ def make_job(
         raise LichError(f"{project.relative(module.parent / name.snake)} already exists; pick another name")
     if module.exists() and not _is_job_module(module):
         raise LichError(f"{project.relative(module)} exists and is not a job module; pick another name")
+    if module.exists() and not is_scaffold(module):
+        raise LichError(
+            f"{project.relative(module)} is a job this project ships (not one `lich make job` wrote); "
+            "edit that file instead. --force only replaces jobs this command scaffolded."
+        )
     if not force:
         existing = [project.relative(path) for path in (module, test) if path.exists()]
         if existing:

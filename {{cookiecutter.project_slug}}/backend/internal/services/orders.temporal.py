@@ -8,8 +8,9 @@ blocking (they run in the worker's activity threads); the API uses the async fun
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, EmailStr, StringConstraints
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from internal.config import Settings
 from internal.db.base import utcnow
 from internal.db.sync import sync_sessionmaker
 from internal.errors import NotFound
+from internal.fields import PositiveInt32, Text
 from internal.jobs.contract import PermanentJobError
 from internal.models import InventoryItem, InventoryReservation, Order, StubPayment
 from internal.models.orders import OrderStatus
@@ -29,9 +31,9 @@ log = logging.getLogger(__name__)
 
 
 class OrderCreate(BaseModel):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
-    amount_cents: int = Field(gt=0)
+    sku: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+    quantity: PositiveInt32
+    amount_cents: PositiveInt32
     email: EmailStr
 
 

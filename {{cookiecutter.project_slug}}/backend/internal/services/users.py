@@ -53,7 +53,10 @@ async def get_user_as(session: AsyncSession, viewer: User, user_id: int) -> User
 async def authenticate(session: AsyncSession, email: str, password: str) -> User:
     """The user with this email and password. Unknown email and wrong password fail alike, after the
     same Argon2 work, so neither the answer nor its timing tells whether the account exists."""
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    # The login form's username is free text; one with a NUL byte (which Postgres refuses in text)
+    # cannot be a stored email, so it is an unknown user like any other.
+    query = select(User).where(User.email == email.strip().lower())
+    user = None if "\x00" in email else await session.scalar(query)
     stored = user.password_hash if user is not None else None
     if not await anyio.to_thread.run_sync(passwords.verify, stored, password) or user is None:
         raise NotAuthenticated("incorrect email or password")

@@ -1,0 +1,150 @@
+"""Pure ASGI middleware on every request: body size limit, request ids, security headers, JSON 500s.
+
+Pure ASGI (not Starlette's BaseHTTPMiddleware), so that a body is counted while it streams in and
+an oversized one is refused without being held in memory, and so that an unexpected exception ends
+in a complete JSON response with the connection still open.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client's X-Request-ID is kept when it is a plain token; anything else is replaced by our own.
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", b"frame-ancestors 'none'"),
+)
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def request_id_of(scope: Scope) -> str:
+    request_id: str = scope.get("state", {}).get("request_id", "")
+    return request_id
+
+
+class HttpMiddleware:
+    """Passes lifespan and websocket traffic through; subclasses handle HTTP requests."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RequestIdAndSecurityHeaders(HttpMiddleware):
+    """Give each request an id (the client's X-Request-ID if it is a plain token) and put it, with
+    the security headers, on every response: routes, errors, CORS preflights and 413s alike."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = given if CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in names]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *extra,
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class JsonServerErrors(HttpMiddleware):
+    """Turn any exception a route lets escape into ``{"detail", "request_id"}`` with status 500.
+
+    The exception is logged with the request id; the client sees nothing internal. The exception is
+    not re-raised, so the server completes the response and keeps the connection open.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            request_id = request_id_of(scope)
+            where = {"request_id": request_id, "method": scope["method"], "path": scope["path"]}
+            log.exception("unhandled error", extra=where)
+            if started:  # the response is half sent: nothing more can be said on this connection
+                raise
+            detail = "Internal server error; quote the request id when reporting it."
+            await send_json(send, 500, {"detail": detail, "request_id": request_id})
+
+
+class RequestTooLarge(HTTPException):
+    """The body passed the limit while it streamed in. An HTTPException, so FastAPI's body reading
+    lets it through to the 413 handler (internal.errors) instead of calling it a parse error."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            status_code=413, detail=f"The request body is larger than the limit of {max_bytes} bytes."
+        )
+
+
+class BodySizeLimit(HttpMiddleware):
+    """Refuse a request body over ``max_bytes`` with 413 (MAX_REQUEST_BYTES).
+
+    A declared Content-Length over the limit is refused before a byte of the body is read; a
+    chunked body as soon as the running count passes the limit. The app never holds more than the
+    limit plus one chunk, whatever the client sends.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        super().__init__(app)
+        self.max_bytes = max_bytes
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            refusal = RequestTooLarge(self.max_bytes)
+            await send_json(send, refusal.status_code, {"detail": refusal.detail})
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise RequestTooLarge(self.max_bytes)
+            return message
+
+        await self.app(scope, counting_receive, send)
