@@ -152,7 +152,9 @@ def make_daily_report(project: Path, uv: str) -> None:
     """`uv run lich make job DailyReport --schedule "*/1 * * * *"`, once per project."""
     if all((project / relative).exists() for relative in DAILY_FILES):
         return
-    result = run([uv, "run", "lich", "make", "job", "DailyReport", "--schedule", "*/1 * * * *"], project, lich_env())
+    result = run(
+        [uv, "run", "lich", "make", "job", "DailyReport", "--schedule", "*/1 * * * *"], project / "backend", lich_env()
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("✅ Job DailyReportJob created!"), result.stdout
     assert 'schedule=Schedule(cron="*/1 * * * *")' in (project / DAILY_FILES[0]).read_text()
@@ -164,7 +166,7 @@ def test_a_periodic_job_is_listed_by_jobs_schedules_and_its_test_passes(
 ) -> None:
     project = projects(runner)
     make_daily_report(project, uv)
-    listed = run([uv, "run", "lich", "jobs", "schedules"], project, lich_env())
+    listed = run([uv, "run", "lich", "jobs", "schedules"], project / "backend", lich_env())
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines()[1:-1]}
     assert rows["daily_report"][:5] == ["*/1", "*", "*", "*", "*"], listed.stdout
@@ -196,7 +198,7 @@ def test_queue_names_the_runner_as_the_lich_docs_spell_it(
     (project / "backend/internal/jobs/send_email.py").unlink(missing_ok=True)
     (project / "backend/tests/jobs/test_send_email.py").unlink(missing_ok=True)
     before = tree(project)
-    result = run([uv, "run", "lich", "make", "job", "SendEmail", "--queue", queue], project, lich_env())
+    result = run([uv, "run", "lich", "make", "job", "SendEmail", "--queue", queue], project / "backend", lich_env())
     if accepted:
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("✅ Job SendEmailJob created!")
