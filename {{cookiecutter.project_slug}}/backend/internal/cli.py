@@ -110,6 +110,14 @@ def in_backend(project: Project) -> None:
     os.chdir(project.backend)
 
 
+def in_backend_if_any() -> None:
+    """For the operational commands (`jobs ...`, `users ...`): in a source tree, run from backend/;
+    inside the container image (the backend alone, no project to find) run where it is, with the
+    settings from the environment, so `docker compose exec api lich jobs failed` works."""
+    with contextlib.suppress(LichError):
+        in_backend(find_project())
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
@@ -175,7 +183,7 @@ def dev(args: argparse.Namespace) -> int:
 def jobs_failed(args: argparse.Namespace) -> int:
     from internal.lich import failed
 
-    in_backend(find_project())
+    in_backend_if_any()
     settings = load_settings()
     entries = asyncio.run(failed.list_entries(settings, limit=max(1, args.limit)))
     print(failed.format_table(entries) if entries else "No failed jobs.")
@@ -185,7 +193,7 @@ def jobs_failed(args: argparse.Namespace) -> int:
 def jobs_retry(args: argparse.Namespace) -> int:
     from internal.lich import failed
 
-    in_backend(find_project())
+    in_backend_if_any()
     settings = load_settings()
     print(f"✅ Retried {asyncio.run(failed.retry(settings, args.id))}")
     return 0
@@ -196,7 +204,7 @@ def jobs_schedules(args: argparse.Namespace) -> int:
     from internal.jobs.registry import periodic_contracts
     from internal.lich import schedules, stack
 
-    in_backend(find_project())
+    in_backend_if_any()
     load_settings()
     rows = schedules.table(periodic_contracts(), utcnow())
     print(schedules.format_table(rows) if rows else "No periodic jobs.")
@@ -207,10 +215,7 @@ def jobs_schedules(args: argparse.Namespace) -> int:
 def users_create_admin(args: argparse.Namespace) -> int:
     from internal.lich import users
 
-    # Inside the container image (the backend alone) there is no project to find: the settings
-    # come from the environment, and the command runs where it is.
-    with contextlib.suppress(LichError):
-        in_backend(find_project())
+    in_backend_if_any()
     settings = load_settings()
     email = users.valid_email(args.email)
     password = users.read_password(sys.stdin)

@@ -396,6 +396,25 @@ def test_create_admin_works_outside_the_source_tree_as_in_the_container(
     assert stored_user(project_settings, "boss@example.com") is not None
 
 
+def test_jobs_failed_works_outside_the_source_tree_as_in_the_container(
+    project_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    record_failed_job(
+        project_settings,
+        job_name="send_welcome_email",
+        arguments={"user_id": 1},
+        exception="boom",
+        attempts=5,
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, err = lich(capsys, "jobs", "failed")
+    assert code == 0, err
+    assert "send_welcome_email" in out
+
+
 def test_create_admin_refuses_an_invalid_email(
     project_settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
