@@ -307,6 +307,16 @@ def test_ci_workflow_is_valid_and_runs_lint_types_and_tests(baked: Callable[[str
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
+def test_ci_brings_the_dev_stack_up_and_waits_for_the_welcome_email(baked: Callable[[str], Path], runner: str) -> None:
+    workflow = yaml.safe_load((baked(runner) / ".github/workflows/ci.yml").read_text())
+    steps = [step.get("run", "") for step in workflow["jobs"]["stack"]["steps"]]
+    assert any("docker compose up --build --wait" in run for run in steps)
+    assert any("/api/v1/users" in run and "8025/api/v1/search" in run for run in steps)
+    assert steps[-1] == "docker compose down -v"
+    assert workflow["jobs"]["stack"]["steps"][-1]["if"] == "always()"
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
 def test_readme_opens_with_run_and_test_commands(baked: Callable[[str], Path], runner: str) -> None:
     readme = (baked(runner) / "README.md").read_text()
     first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
