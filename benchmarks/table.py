@@ -1,0 +1,81 @@
+"""The one format every benchmark reports in, so `make bench` can print a single table of ratios.
+
+A benchmark script measures a subject (the template's code) and a bare baseline in the same run,
+alternating rounds so that drift in the machine's load hits both alike, and calls `emit` once per
+comparison. `benchmarks/run.py` collects the rows of every script into one table.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+ROW_PREFIX = "BENCH-ROW "
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: `ratio` is subject/baseline when higher is better, baseline/subject otherwise,
+    so a ratio above 1 always means the template did better than the baseline."""
+
+    area: str
+    measure: str
+    unit: str
+    subject: float
+    baseline: float
+    ratio: float
+    spread: str
+    goal: float | None
+    higher_is_better: bool = True
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.goal is None else self.ratio >= self.goal
+
+
+def interleaved(
+    rounds: int, subject: Callable[[], float], baseline: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """Run `rounds` alternating rounds (baseline first, then subject, swapping the order each round)."""
+    subject_values: list[float] = []
+    baseline_values: list[float] = []
+    for index in range(rounds):
+        order = [(baseline, baseline_values), (subject, subject_values)]
+        for measure, values in order if index % 2 == 0 else reversed(order):
+            values.append(measure())
+    return subject_values, baseline_values
+
+
+def compare(
+    area: str,
+    measure: str,
+    unit: str,
+    subject_values: list[float],
+    baseline_values: list[float],
+    *,
+    goal: float | None,
+    higher_is_better: bool = True,
+) -> Row:
+    """Medians of both sides, their ratio (oriented so >1 is better) and the spread of per-round ratios."""
+    subject = statistics.median(subject_values)
+    baseline = statistics.median(baseline_values)
+    pairs = [
+        (s / b if higher_is_better else b / s) for s, b in zip(subject_values, baseline_values, strict=True) if s and b
+    ]
+    ratio = (subject / baseline if higher_is_better else baseline / subject) if subject and baseline else 0.0
+    spread = f"{min(pairs):.2f}-{max(pairs):.2f}" if pairs else "n/a"
+    return Row(area, measure, unit, subject, baseline, ratio, spread, goal, higher_is_better)
+
+
+def emit(row: Row) -> None:
+    """Print the row for `run.py` (one JSON line with a prefix) and a readable line for a human."""
+    goal = "" if row.goal is None else f"  goal ≥ {row.goal:.2f}x ({'met' if row.met else 'NOT met'})"
+    print(
+        f"{row.area} / {row.measure}: {row.subject:,.1f} vs {row.baseline:,.1f} {row.unit} → "
+        f"{row.ratio:.2f}x (rounds {row.spread}){goal}",
+        file=sys.stderr,
+    )
+    print(ROW_PREFIX + json.dumps(asdict(row)), flush=True)
