@@ -1,7 +1,7 @@
 """The template's answers: what is accepted, and how each value is written into each file format.
 
-Loaded by cookiecutter as a local Jinja extension (``_extensions`` in cookiecutter.json), so the
-template files stay plain TOML/Python/Markdown with one filter per value:
+The Jinja extension in lich_filters.py (``_extensions`` in cookiecutter.json) makes the writers
+filters, so the template files stay plain TOML/Python/Markdown with one filter per value:
 
 - ``toml``: the inside of a TOML basic string (``key = "{{ value | toml }}"``);
 - ``py``: the inside of a double-quoted Python string, in a form ruff format keeps;
@@ -10,6 +10,9 @@ template files stay plain TOML/Python/Markdown with one filter per value:
 ``problems(answers)`` is the one list of rules. It runs twice: while the answers are read (the
 private variable ``__validated`` in cookiecutter.json), before cookiecutter creates any directory,
 and again in hooks/pre_gen_project.py for runs that skip the prompts (replay files).
+
+Standard library only: both hooks import this module in a fresh interpreter on every bake, and
+importing Jinja there would cost more than the rest of the hook.
 """
 
 from __future__ import annotations
@@ -21,9 +24,6 @@ import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment
-from jinja2.ext import Extension
 
 TASK_RUNNERS = ("celery", "temporal", "none")
 MAX_LENGTH = {"project_name": 60, "project_slug": 40, "description": 300, "author_name": 100, "author_email": 254}
@@ -157,12 +157,3 @@ def validated(answers: dict[str, Any]) -> str:
 
         raise FailedHookException("Stopping: the answer above was refused; nothing was written.")
     return "yes"
-
-
-class AnswerFilters(Extension):
-    """The filters above, for the template files (and the ``validated`` check of cookiecutter.json)."""
-
-    def __init__(self, environment: Environment) -> None:
-        super().__init__(environment)
-        environment.filters.update(toml=toml_string, py=python_string, md=markdown_text, validated=validated)
-        environment.globals["lich_template_dir"] = str(Path(__file__).resolve().parent)

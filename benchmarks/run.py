@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from table import ROW_PREFIX, Row  # noqa: E402
+from table import ROW_PREFIX, Row, figure  # noqa: E402
 
 # In table order; each script takes --quick and prints rows with table.emit.
 BENCHMARKS = ("bake_time", "api_http", "api_memory", "jobs_none", "jobs_celery", "jobs_temporal")
@@ -56,13 +56,13 @@ def run(name: str, quick: bool) -> tuple[list[Row], str | None]:
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| area | measure | template | baseline | ratio (>1 = template better) | rounds | goal |",
+        "| area | measure | template | baseline | ratio | rounds | goal |",
         "|---|---|---:|---:|---:|---|---|",
     ]
     for row in rows:
-        goal = "" if row.goal is None else f"≥ {row.goal:.2f}x {'✅' if row.met else '❌'}"
+        goal = "" if row.goal is None else f"{row.goal_text} {'met' if row.met else 'NOT met'}"
         lines.append(
-            f"| {row.area} | {row.measure} | {row.subject:,.1f} {row.unit} | {row.baseline:,.1f} {row.unit} "
+            f"| {row.area} | {row.measure} | {figure(row.subject)} {row.unit} | {figure(row.baseline)} {row.unit} "
             f"| **{row.ratio:.2f}x** | {row.spread} | {goal} |"
         )
     return "\n".join(lines)
@@ -91,7 +91,8 @@ def main() -> int:
             f"`make bench` on {when}; machine: {machine()}.",
             "",
             "Each row compares the template's code with a bare baseline measured in the same run, in "
-            "alternating rounds; figures are medians and `rounds` is the range of the per-round ratios.",
+            "alternating rounds; figures are medians, ratio is template/baseline and `rounds` is the range of "
+            "the per-round ratios. Goals are floors for rates (higher is better) and ceilings for times and memory.",
             "",
             table(rows),
             "",
