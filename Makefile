@@ -1,4 +1,4 @@
-.PHONY: test test-render test-variant test-e2e test-cli test-crash test-fuzz lint bench lock lock-upgrade
+.PHONY: test test-render test-variant test-e2e test-cli test-crash test-fuzz lint bench bench-quick lock lock-upgrade
 
 ## Every tier (render, variant, e2e, cli, crash, fuzz) against real services: what CI runs.
 test:
@@ -33,11 +33,13 @@ lint:
 	  uv run --project ../.. ruff check --no-cache --extend-ignore N999 $$plain && \
 	  uv run --project ../.. ruff format --no-cache --check $$plain
 
-## Bake time per variant against a bare-cookiecutter baseline; API memory refusing a 100 MiB body
-## against no effective limit.
+## One table of ratios against bare baselines measured in the same run (bake, HTTP, database, memory,
+## jobs per runner), written to benchmarks/RESULTS.md. `make bench-quick` only proves it runs.
 bench:
-	uv run python benchmarks/bake_time.py
-	uv run python benchmarks/request_body_memory.py
+	uv run python benchmarks/run.py
+
+bench-quick:
+	uv run python benchmarks/run.py --quick
 
 ## Regenerate each variant's stored uv.lock after any change to the generated pyproject.toml
 ## (unchanged requirements keep their versions); lock-upgrade moves everything to the newest allowed.
