@@ -42,7 +42,7 @@ REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp", "Co", "Cn"})
 # transitively); a project package of the same name would shadow them. The variant tier checks this
 # file against a synced environment.
 INSTALLED_NAMES = Path(__file__).parent / "hooks" / "installed_names.json"
-ALWAYS_RESERVED = frozenset({"internal", "tests", "test", "migrations"})
+ALWAYS_RESERVED = frozenset({"internal", "lich_dev", "tests", "test", "migrations"})
 
 
 def reserved_slugs(runner: str) -> frozenset[str]:

@@ -112,6 +112,8 @@ COMPOSE_FILES = ("docker-compose.yml", "docker-compose.override.yml")
 ENV_EXAMPLE = ".env.example"
 PYPROJECT = "backend/pyproject.toml"
 LOCK = "backend/uv.lock"
+# The backend's own top-level packages: the application, and the developer half of `lich`.
+BACKEND_PACKAGES = ("internal", "lich_dev")
 # The project's name in the stored locks (backend/uv.<runner>.lock, written by the template's
 # `make lock`): the hook gives the lock this project's name instead, with no resolver at bake time.
 LOCK_PLACEHOLDER = "lich-lock-placeholder"
@@ -317,21 +319,21 @@ def compose_problems(root: Path) -> list[str]:
     return problems
 
 
-# An import of a module of the project's own package, at any indentation (imports inside functions count).
-MODULE = r"(internal(?:\.\w+)*)"
-INTERNAL_IMPORT = re.compile(rf"^[ \t]*(?:from[ \t]+{MODULE}[ \t]+import\b|import[ \t]+{MODULE})", re.M)
+# An import of a module of the backend's own packages, at any indentation (imports inside functions count).
+MODULE = rf"((?:{'|'.join(BACKEND_PACKAGES)})\b(?:\.\w+)*)"
+OWN_IMPORT = re.compile(rf"^[ \t]*(?:from[ \t]+{MODULE}[ \t]+import\b|import[ \t]+{MODULE})", re.M)
 
 
 def import_problems(root: Path, texts: dict[Path, str]) -> list[str]:
-    """Every ``internal.*`` import in the backend must name a module that still exists. A line scan, not
-    a parse: the backend's imports are one module per statement (ruff's isort keeps them so), and
-    parsing every file took most of the hook's time."""
+    """Every import of the backend's own packages (``internal.*``, ``lich_dev.*``) must name a module
+    that still exists. A line scan, not a parse: the backend's imports are one module per statement
+    (ruff's isort keeps them so), and parsing every file took most of the hook's time."""
     backend = root / "backend"
     problems = []
     for source, text in texts.items():
         if source.suffix != ".py" or backend not in source.parents:
             continue
-        for match in INTERNAL_IMPORT.finditer(text):
+        for match in OWN_IMPORT.finditer(text):
             module = match.group(1) or match.group(2)
             base = backend.joinpath(*module.split("."))
             if not (base.with_suffix(".py").exists() or (base / "__init__.py").exists()):

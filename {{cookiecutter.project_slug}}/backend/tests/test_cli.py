@@ -24,11 +24,11 @@ from sqlalchemy import insert, select
 from internal.cli import main
 from internal.config import Settings
 from internal.db.sync import sync_sessionmaker
-from internal.lich.dev import Process, run
-from internal.lich.make_job import is_scaffold, parse_job_name
 from internal.models import FailedJob, User
 from internal.services import passwords
 from internal.services.failed_jobs import record_failed_job
+from lich_dev.dev import Process, run
+from lich_dev.make_job import is_scaffold, parse_job_name
 from tests.cli_runner import expected_native_names, nested_session_env
 from tests.conftest import BACKEND
 from tests.support import Mailbox, eventually
@@ -468,7 +468,7 @@ def supervisor_process(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from internal.lich.dev import Process, run\n"
+        "from lich_dev.dev import Process, run\n"
         "sleep = [sys.executable, '-c', 'import time; time.sleep(60)']\n"
         "children = [Process('one', sleep, 'one'), Process('two', sleep, 'two')]\n"
         "sys.exit(run(Path('.'), [], children, ['all up']))\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from internal.config import Settings
-from internal.lich import mail
-from internal.lich.dev import port_is_open
 from internal.lich.project import Project
 from internal.services.mailer import send_mail
+from lich_dev import mail
+from lich_dev.dev import port_is_open
 from tests.support import free_port
 
 
@@ -24,7 +24,7 @@ from tests.support import free_port
 def sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     port, folder = free_port(), tmp_path / ".mail"
     process = subprocess.Popen(  # noqa: S603  (this interpreter, fixed arguments)
-        [sys.executable, "-m", "internal.lich.mail", "--port", str(port), "--folder", str(folder)],
+        [sys.executable, "-m", "lich_dev.mail", "--port", str(port), "--folder", str(folder)],
         stdout=subprocess.PIPE,
         text=True,
     )

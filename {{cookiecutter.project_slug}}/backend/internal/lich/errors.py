@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import NoReturn
+
 
 class LichError(Exception):
     """Something the user can fix; nothing was written."""
@@ -17,3 +20,10 @@ class UsageError(LichError):
     """The command line itself is wrong (a bad name, an unsupported option value)."""
 
     exit_code = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line: what is wrong, and where to read more."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")

@@ -14,7 +14,7 @@ from internal.config import Settings
 from internal.db.session import UnitOfWork, create_engine_for, create_sessionmaker
 from internal.errors import DomainError
 from internal.jobs import registry
-from internal.lich import stack
+from internal.lich import handover
 from internal.lich.errors import LichError
 from internal.models import FailedJob
 from internal.services import failed_jobs
@@ -88,7 +88,7 @@ async def retry(settings: Settings, failed_job_id: int) -> str:
             contract, payload = registry.resolve(entry.job_name, entry.arguments)
 
             async def hand_over() -> None:
-                outcome.append(await stack.hand_over(settings, contract, payload))
+                outcome.append(await handover.hand_over(settings, contract, payload))
 
             uow.after_commit(hand_over)
     except DomainError as exc:

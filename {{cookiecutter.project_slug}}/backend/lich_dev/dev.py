@@ -1,6 +1,6 @@
 """`lich dev`: run the whole stack natively in one terminal, with prefixed, coloured logs.
 
-Migrations run first; then the processes of this project's runner (`internal.lich.stack`) start in
+Migrations run first; then the processes of this project's runner (`lich_dev.stack`) start in
 order, each waiting for the previous one's port when it has one. Every child runs in its own process
 group, so a Ctrl-C reaches `lich` alone, which stops the children in reverse order: SIGINT (what a
 terminal sends), then SIGKILL for whatever is still running after a grace period. A child that exits

@@ -1,7 +1,5 @@
-"""What `lich dev` runs in this project, and how `lich jobs retry` hands a job to the runner.
-
-The stack is the API, a Celery worker and beat (the commands of docker-compose.yml), on the Redis
-that REDIS_URL names: Redis itself is not started here.
+"""What `lich jobs retry` and `lich jobs schedules` do and say that depends on the runner: here,
+Celery. Operational code (it ships in the image); `lich dev` reuses `require_broker`.
 """
 
 from __future__ import annotations
@@ -16,9 +14,7 @@ from internal.config import Settings
 from internal.jobs import registry
 from internal.jobs.contract import JobContract
 from internal.jobs.runner import JobRunner
-from internal.lich.dev import Process, api_process, python_module, require_free_port
 from internal.lich.errors import LichError
-from internal.lich.project import Project
 
 # What `lich jobs schedules` says runs the periodic jobs.
 SCHEDULER = "Periodic jobs are sent by beat: `celery -A internal.celery_app beat` (exactly one)."
@@ -36,24 +32,6 @@ def require_broker(settings: Settings) -> None:
         ) from exc
     finally:
         client.close()
-
-
-def processes(project: Project, settings: Settings, *, host: str, port: int) -> list[Process]:
-    """The long-running processes, in start order."""
-    require_free_port(port, "the API", "pick another with --port")
-    require_broker(settings)
-    return [
-        python_module("worker", "celery", "-A", "internal.celery_app", "worker", "-l", "INFO", script=True),
-        python_module("beat", "celery", "-A", "internal.celery_app", "beat", "-l", "INFO", script=True),
-        api_process(host, port),
-    ]
-
-
-def banner(settings: Settings, *, host: str, port: int) -> list[str]:
-    return [
-        f"API on http://{host}:{port} (docs: http://{host}:{port}/docs); Celery on {broker_url(settings)}",
-        "Ctrl-C stops everything",
-    ]
 
 
 async def hand_over(settings: Settings, contract: JobContract[Any], payload: BaseModel) -> str:

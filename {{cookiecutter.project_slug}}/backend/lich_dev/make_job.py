@@ -1,6 +1,6 @@
 """`lich make job`: write a job module and its test for this project's task runner.
 
-The runner-specific text (what a job and its test look like) comes from `internal.lich.scaffold`;
+The runner-specific text (what a job and its test look like) comes from `lich_dev.scaffold`;
 this module turns the name the user typed into the job's names, refuses what cannot work, and
 writes the files only once every check has passed.
 """
@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from internal.lich import scaffold
+from internal.jobs.schedule import InvalidSchedule, check_cron
 from internal.lich.errors import LichError, UsageError
 from internal.lich.project import Project
-from internal.lich.schedules import add_schedule, check_cron_option
+from lich_dev import scaffold
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 MAX_NAME_LENGTH = 50  # longer names no longer fit the project's line length in the generated code
 # The last line of every job module this command writes. A job module without it is one the project
 # ships (or one written by hand): --force replaces scaffolds, never those.
 SCAFFOLD_MARKER = "# Scaffolded by `lich make job`: edit freely; `lich make job --force` replaces this file."
+
+# `--schedule CRON` turns the scaffolded CONTRACT into a periodic one: these find where it is declared.
+CONTRACT_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from internal\.jobs\.contract import JobContract\n", re.M)
+CONTRACT_END = '    queue="default",\n)\n'
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,31 @@ def check_type(project: Project, job_type: str | None, option: str = "--type") -
             f"{option}={scaffold.RUNNER} is available here (other runners' dependencies and worker are "
             "not installed)"
         )
+
+
+def check_cron_option(expression: str) -> str:
+    """The `--schedule` value normalised, or a usage error saying what is wrong (nothing written)."""
+    try:
+        return check_cron(expression)
+    except InvalidSchedule as exc:
+        raise UsageError(f"--schedule: {exc}") from exc
+
+
+def add_schedule(module: str, cron: str) -> str:
+    """The scaffolded job module `module`, its CONTRACT declaring `schedule=Schedule(cron=...)`."""
+    if CONTRACT_END not in module or not CONTRACT_IMPORT.search(module):
+        raise ValueError("the job scaffold no longer has the CONTRACT layout --schedule expects")
+    module = CONTRACT_IMPORT.sub(
+        lambda match: (
+            match.group(0) + f"{match.group('indent')}from internal.jobs.schedule import Schedule\n"
+        ),
+        module,
+        count=1,
+    )
+    declaration = (
+        f'    queue="default",\n    schedule=Schedule(cron="{cron}"),  # UTC; see `lich jobs schedules`\n)\n'
+    )
+    return module.replace(CONTRACT_END, declaration, 1)
 
 
 def planned_files(project: Project, name: JobName, cron: str | None = None) -> dict[Path, str]:

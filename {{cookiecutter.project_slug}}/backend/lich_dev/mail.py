@@ -5,7 +5,7 @@ dependency) on SMTP_HOST:SMTP_PORT. It accepts every message, prints one line pe
 subject) and keeps it as an `.eml` file in `.mail/` at the project root (git-ignored), so the
 first sign-up's welcome email arrives without Docker or an account anywhere.
 
-    python -m internal.lich.mail --host 127.0.0.1 --port 1025 --folder ../.mail
+    python -m lich_dev.mail --host 127.0.0.1 --port 1025 --folder ../.mail
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from internal.config import Settings
-from internal.lich.dev import Process, port_is_open, python_module
 from internal.lich.project import Project
+from lich_dev.dev import Process, port_is_open, python_module
 
 MAIL_FOLDER = ".mail"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -109,7 +109,7 @@ def sink_processes(project: Project, settings: Settings) -> list[Process]:
     return [
         python_module(
             "mail",
-            "internal.lich.mail",
+            "lich_dev.mail",
             *("--host", "127.0.0.1", "--port", str(settings.smtp_port)),
             *("--folder", str(project.root / MAIL_FOLDER)),
             ready_port=settings.smtp_port,

