@@ -452,6 +452,7 @@ def test_readme_shows_markdown_characters_of_an_answer_as_text(tmp_path: Path) -
         ({"project_slug": "temporalio", "task_runner": "temporal"}, "project_slug"),
         ({"project_slug": "json"}, "project_slug"),
         ({"project_slug": "internal"}, "project_slug"),
+        ({"project_slug": "lich_dev"}, "project_slug"),
         ({"project_name": ""}, "project_name"),
         ({"project_name": "   "}, "project_name"),
         ({"project_name": "x" * 1000, "project_slug": "shop"}, "project_name"),
@@ -601,3 +602,10 @@ def test_hook_refuses_a_leftover_of_another_runner(tmp_path: Path) -> None:
     project = bake(tmp_path, task_runner="none")
     (project / "backend/internal/stray.py").write_text("# wired to celery\n")
     assert any("celery" in problem for problem in hook["consistency_problems"](project, "none"))
+
+
+def test_hook_refuses_an_import_of_a_developer_module_that_is_not_there(tmp_path: Path) -> None:
+    hook = load_post_gen_hook("none")
+    project = bake(tmp_path, task_runner="none")
+    (project / "backend/lich_dev/stray.py").write_text("from lich_dev.ghost import haunt\n")
+    assert any("lich_dev.ghost" in problem for problem in hook["consistency_problems"](project, "none"))
