@@ -14,9 +14,11 @@ import asyncio
 import os
 import shutil
 import signal
+import subprocess
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,16 @@ import psycopg
 import pytest
 
 from tests.helpers import (
+    RUNNERS,
     Mailbox,
+    PostgresCluster,
     Process,
     SmtpServer,
+    admin_token_from_lich,
     app_env,
+    create_database,
     free_port,
+    http_json,
     http_status,
     migrate,
     native_command,
@@ -56,14 +63,15 @@ CRASH_TIMES: list[float] = []
 
 
 class SlowMailbox(Mailbox):
-    """Accepts every message, DATA_DELAY_SECONDS after it arrived: a send takes a while."""
+    """Accepts every message, `delay` seconds after it arrived: a send takes a while."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = DATA_DELAY_SECONDS) -> None:
         super().__init__()
+        self.delay = delay
         self.accepted_at: dict[str, float] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        await asyncio.sleep(DATA_DELAY_SECONDS)
+        await asyncio.sleep(self.delay)
         reply = await super().handle_DATA(server, session, envelope)
         message_id = self.received()[-1]["Message-ID"]
         self.accepted_at.setdefault(message_id, time.monotonic())
@@ -80,7 +88,7 @@ def count_duplicates(mailbox: Mailbox) -> tuple[Counter[str], int]:
         message_id
         for message_id in duplicated
         if not any(
-            kill - COMMIT_WINDOW_SECONDS <= mailbox.accepted_at[message_id] <= kill + DATA_DELAY_SECONDS + 1
+            kill - COMMIT_WINDOW_SECONDS <= mailbox.accepted_at[message_id] <= kill + mailbox.delay + 1
             for kill in CRASH_TIMES
         )
     ]
@@ -89,11 +97,11 @@ def count_duplicates(mailbox: Mailbox) -> tuple[Counter[str], int]:
 
 
 class SlowSmtpServer(SmtpServer):
-    def __init__(self) -> None:
+    def __init__(self, delay: float = DATA_DELAY_SECONDS) -> None:
         super().__init__()
         from aiosmtpd.controller import Controller
 
-        self.mailbox = SlowMailbox()
+        self.mailbox = SlowMailbox(delay)
         self._controller = Controller(self.mailbox, hostname=self.host, port=self.port)
 
 
@@ -382,3 +390,227 @@ def test_celery_busy_workers_killed_and_redis_restarted_lose_no_job(
         finally:
             for process in (api, worker, redis_server):
                 process.stop()
+
+
+# --- (c) a PostgreSQL outage longer than a job's whole retry budget ---------------------------------
+
+# The welcome email's contract (5 tries, retry_after 5 s, doubling): at most 5 + 10 + 20 + 40 s of
+# waits between its tries, on every runner. The database stays down longer than that, so every job
+# in flight when it stopped runs out of tries while the failed-jobs store cannot be written either.
+WELCOME_RETRY_BUDGET_SECONDS = 5 + 10 + 20 + 40
+OUTAGE_SECONDS = WELCOME_RETRY_BUDGET_SECONDS + 10
+OUTAGE_USERS = 30
+OUTAGE_DATA_DELAY_SECONDS = 1.0
+# Once the database is back, every job is done or recorded within the runner's longest wait between
+# two writes of its outcome (Celery: a 10 s requeue; Temporal: the record activity's 15 s retry
+# interval; none: 30 s at most between writes); the margin covers a loaded machine.
+OUTAGE_RECOVERY_BOUND_SECONDS = 30 + 60
+# What each runner logs when it keeps a job because the failed-jobs store could not be written.
+KEPT_MARKS = {
+    "celery": "could not record the failed job",
+    "none": "could not record the failed job",
+    "temporal": "record_failed_job",
+}
+
+
+class OutageStack:
+    """One runner's services (API, worker, broker or Temporal server) on the test's Postgres cluster."""
+
+    def __init__(self, runner: str, project: Path, database_url: str, log_dir: Path) -> None:
+        self.runner = runner
+        self.project = project
+        self.database_url = database_url
+        self.log_dir = log_dir
+        self.smtp = SlowSmtpServer(OUTAGE_DATA_DELAY_SECONDS)
+        self.processes: list[Process] = []
+        self.base = ""
+        self.admin_token = ""
+        self.recovery_seconds: float | None = None
+
+    def run(self, service: str, command: list[str], env: dict[str, str]) -> Process:
+        process = Process(service, command, cwd=self.project / "backend", env=env, log_dir=self.log_dir)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        from tests.test_e2e_temporal import temporal_healthcheck_command
+
+        self.smtp.__enter__()
+        extra: dict[str, str] = {}
+        if self.runner == "celery":
+            redis_port = free_port()
+            (self.log_dir / "redis").mkdir()
+            self.processes.append(start_redis(redis_port, self.log_dir / "redis", self.log_dir, 1))
+            extra = {
+                "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "CELERY_BROKER_URL": "",
+                "CELERY_RESULT_BACKEND": "",
+            }
+        if self.runner == "temporal":
+            temporal_port = free_port()
+            extra = {
+                "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+                "TEMPORAL_NAMESPACE": "default",
+                "TEMPORAL_TASK_QUEUE": "outage",
+            }
+            command = temporal_server_command(self.project, temporal_port, self.log_dir / "temporal.db")
+            server = self.run("temporal", command, dict(os.environ))
+            health = temporal_healthcheck_command(self.project, temporal_port)
+            wait_until(
+                lambda: subprocess.run(health, capture_output=True, check=False, timeout=10).returncode == 0,
+                within=90,
+                what="the temporal server",
+                processes=(server,),
+            )
+        env = app_env(self.database_url, self.smtp, **extra)
+        migrate(self.project, env, self.log_dir)
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        api = self.run("api", native_command(self.project, "api", port=port), env)
+        if self.runner != "none":
+            worker = self.run("worker", native_command(self.project, f"{self.runner}_worker"), env)
+            ready = " ready." if self.runner == "celery" else "worker started"
+            wait_until(lambda: ready in worker.log(), within=90, what="worker", processes=(worker,))
+        wait_until(lambda: http_status(f"{self.base}/health") == 200, within=90, what="api", processes=(api,))
+        self.admin_token = admin_token_from_lich(self.project, env, self.base, "outage-admin@example.com")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.smtp.__exit__()
+
+    def logs(self) -> str:
+        return "\n".join(process.log() for process in self.processes)
+
+
+def welcome_states(database_url: str) -> tuple[int, int, int]:
+    """Users signed up by the test; of them, how many were sent their email, and how many are
+    neither sent nor in the failed-jobs store (unaccounted for: still running, or lost)."""
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            """
+            SELECT count(*),
+                   count(*) FILTER (WHERE u.welcome_email_sent_at IS NOT NULL),
+                   count(*) FILTER (WHERE u.welcome_email_sent_at IS NULL AND NOT EXISTS (
+                       SELECT 1 FROM failed_jobs f
+                       WHERE f.job_name = 'send_welcome_email'
+                         AND (f.arguments->>'user_id')::int = u.id))
+            FROM users u WHERE u.email LIKE 'crash%'
+            """
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def failed_welcome_ids(database_url: str) -> list[int]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT id FROM failed_jobs WHERE job_name = 'send_welcome_email' AND retried_at IS NULL"
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def post_users(stack: OutageStack, users: int, created: list[int]) -> None:
+    for index in range(users):
+        create_user(stack.base, index)
+        created[0] += 1
+
+
+@pytest.fixture(scope="module")
+def postgres_outage(
+    synced: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, OutageStack]]:
+    """Every runner's stack on one Postgres cluster of the test's own; sign-ups stream in, and the
+    cluster is stopped (`pg_ctl -m fast`: sessions end, open transactions roll back) for
+    OUTAGE_SECONDS while welcome emails are in flight everywhere, then started again. Yields the
+    stacks once every user of each is accounted for (email sent or job recorded as failed), each
+    with the seconds that took after the restart (None: not within the bound)."""
+    projects = {runner: synced(runner) for runner in RUNNERS}
+    with PostgresCluster() as cluster:
+        stacks: dict[str, OutageStack] = {}
+        try:
+            for runner in RUNNERS:
+                url = create_database(cluster.url, f"outage_{runner}")
+                stacks[runner] = OutageStack(runner, projects[runner], url, tmp_path_factory.mktemp(f"outage-{runner}"))
+                stacks[runner].start()
+            created = {runner: [0] for runner in RUNNERS}
+            posters = [
+                threading.Thread(target=post_users, args=(stack, OUTAGE_USERS, created[runner]), daemon=True)
+                for runner, stack in stacks.items()
+            ]
+            for poster in posters:
+                poster.start()
+            # Mid-stream everywhere: users are being created and their emails are being sent.
+            wait_until(
+                lambda: all(
+                    created[runner][0] >= OUTAGE_USERS // 3 and stack.smtp.mailbox.received()
+                    for runner, stack in stacks.items()
+                ),
+                within=120,
+                what="sign-ups and emails under way on every runner",
+            )
+            CRASH_TIMES.append(time.monotonic())
+            cluster.stop("fast")
+            time.sleep(OUTAGE_SECONDS)
+            cluster.start()
+            restarted = time.monotonic()
+            for poster in posters:
+                poster.join(timeout=180)
+            pending = dict(stacks)
+            deadline = restarted + OUTAGE_RECOVERY_BOUND_SECONDS
+            while pending and time.monotonic() < deadline:
+                for runner, stack in list(pending.items()):
+                    if welcome_states(stack.database_url)[2] == 0:
+                        stack.recovery_seconds = time.monotonic() - restarted
+                        del pending[runner]
+                time.sleep(0.5)
+            yield stacks
+        finally:
+            for stack in stacks.values():
+                stack.stop()
+
+
+@pytest.mark.parametrize("runner", RUNNERS)
+def test_postgres_outage_longer_than_the_retry_budget_loses_no_job(
+    runner: str, postgres_outage: dict[str, OutageStack]
+) -> None:
+    stack = postgres_outage[runner]
+    kept = stack.logs().count(KEPT_MARKS[runner])
+    recorded = failed_welcome_ids(stack.database_url)
+    users, sent_by_runner, unaccounted = welcome_states(stack.database_url)
+    assert stack.recovery_seconds is not None, (
+        f"{unaccounted} users neither emailed nor recorded {OUTAGE_RECOVERY_BOUND_SECONDS}s after the "
+        f"database came back\n{stack.logs()[-6000:]}"
+    )
+    # The record is usable: retrying each entry (as an admin would) sends the remaining emails.
+    for failed_job_id in recorded:
+        status, body = http_json(
+            "POST", f"{stack.base}/api/v1/jobs/failed/{failed_job_id}/retry", token=stack.admin_token
+        )
+        assert status == 202, body
+    wait_until(
+        lambda: not unsent_signed_up(stack.database_url),
+        within=60,
+        what="every welcome email sent after the retries",
+        processes=tuple(stack.processes),
+    )
+    per_message, duplicates = count_duplicates(stack.smtp.mailbox)
+    lost = users - len(per_message)
+    report(
+        f"{runner}, Postgres down {OUTAGE_SECONDS}s (retry budget {WELCOME_RETRY_BUDGET_SECONDS}s)",
+        jobs=users,
+        sent_by_runner=sent_by_runner,
+        kept_unrecorded=kept,
+        recorded=len(recorded),
+        recovered=len(per_message),
+        lost=lost,
+        duplicates=duplicates,
+        recovery_seconds=round(stack.recovery_seconds, 1),
+    )
+    assert users == OUTAGE_USERS
+    assert lost == 0
+    assert kept > 0, "no job ran out of tries during the outage: the scenario did not test recording"
+
+
+def unsent_signed_up(database_url: str) -> list[str]:
+    return [email for email in unsent(database_url) if email.startswith("crash")]
