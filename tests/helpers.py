@@ -28,6 +28,8 @@ from cookiecutter.main import cookiecutter
 TEMPLATE = Path(__file__).resolve().parents[1]
 RUNNERS = ("celery", "temporal", "none")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Figures of the crash tier's scenarios (one line each), printed in the terminal summary.
+CRASH_REPORTS: list[str] = []
 
 
 def project_env(**overrides: str) -> dict[str, str]:

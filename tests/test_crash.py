@@ -26,6 +26,7 @@ import psycopg
 import pytest
 
 from tests.helpers import (
+    CRASH_REPORTS,
     RUNNERS,
     Mailbox,
     PostgresCluster,
@@ -78,7 +79,7 @@ class SlowMailbox(Mailbox):
         return reply
 
 
-def count_duplicates(mailbox: Mailbox) -> tuple[Counter[str], int]:
+def count_duplicates(mailbox: Mailbox, crash_times: list[float] = CRASH_TIMES) -> tuple[Counter[str], int]:
     """Messages per Message-ID, and the number of copies; every copy must be of the documented
     kind: its first send was accepted within COMMIT_WINDOW_SECONDS of a kill or restart."""
     per_message = Counter(message["Message-ID"] for message in mailbox.received())
@@ -89,7 +90,7 @@ def count_duplicates(mailbox: Mailbox) -> tuple[Counter[str], int]:
         for message_id in duplicated
         if not any(
             kill - COMMIT_WINDOW_SECONDS <= mailbox.accepted_at[message_id] <= kill + mailbox.delay + 1
-            for kill in CRASH_TIMES
+            for kill in crash_times
         )
     ]
     assert not undocumented, f"duplicates not explained by a kill or restart: {undocumented}"
@@ -140,7 +141,10 @@ def user_count(database_url: str) -> int:
 
 
 def report(scenario: str, **counts: object) -> None:
-    print(f"\n[crash] {scenario}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))
+    """Print a scenario's figures, and keep them for the terminal summary (shown without `-s`)."""
+    line = f"{scenario}: " + ", ".join(f"{key}={value}" for key, value in counts.items())
+    CRASH_REPORTS.append(line)
+    print(f"\n[crash] {line}")
 
 
 def assert_every_job_done(
@@ -405,8 +409,9 @@ OUTAGE_DATA_DELAY_SECONDS = 1.0
 # two writes of its outcome (Celery: a 10 s requeue; Temporal: the record activity's 15 s retry
 # interval; none: 30 s at most between writes); the margin covers a loaded machine.
 OUTAGE_RECOVERY_BOUND_SECONDS = 30 + 60
-# What each runner logs when it keeps a job because the failed-jobs store could not be written.
-KEPT_MARKS = {
+# What each runner logs when it keeps a job because the failed-jobs store could not be written
+# (once per failed write: `record_retries` counts them).
+RECORD_RETRY_MARKS = {
     "celery": "could not record the failed job",
     "none": "could not record the failed job",
     "temporal": "record_failed_job",
@@ -426,6 +431,7 @@ class OutageStack:
         self.base = ""
         self.admin_token = ""
         self.recovery_seconds: float | None = None
+        self._smtp_started = False
 
     def run(self, service: str, command: list[str], env: dict[str, str]) -> Process:
         process = Process(service, command, cwd=self.project / "backend", env=env, log_dir=self.log_dir)
@@ -436,6 +442,7 @@ class OutageStack:
         from tests.test_e2e_temporal import temporal_healthcheck_command
 
         self.smtp.__enter__()
+        self._smtp_started = True
         extra: dict[str, str] = {}
         if self.runner == "celery":
             redis_port = free_port()
@@ -477,7 +484,8 @@ class OutageStack:
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
-        self.smtp.__exit__()
+        if self._smtp_started:
+            self.smtp.__exit__()
 
     def logs(self) -> str:
         return "\n".join(process.log() for process in self.processes)
@@ -516,66 +524,117 @@ def post_users(stack: OutageStack, users: int, created: list[int]) -> None:
         created[0] += 1
 
 
-@pytest.fixture(scope="module")
-def postgres_outage(
-    synced: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, OutageStack]]:
-    """Every runner's stack on one Postgres cluster of the test's own; sign-ups stream in, and the
+class OutageScenario(threading.Thread):
+    """Scenario (c), run in the background while the other scenarios run (it mostly waits: for the
+    outage to outlast the retry budget, then for the jobs to recover), so the tier stays short.
+
+    Every runner's stack on one Postgres cluster of the test's own; sign-ups stream in, and the
     cluster is stopped (`pg_ctl -m fast`: sessions end, open transactions roll back) for
-    OUTAGE_SECONDS while welcome emails are in flight everywhere, then started again. Yields the
-    stacks once every user of each is accounted for (email sent or job recorded as failed), each
-    with the seconds that took after the restart (None: not within the bound)."""
-    projects = {runner: synced(runner) for runner in RUNNERS}
-    with PostgresCluster() as cluster:
-        stacks: dict[str, OutageStack] = {}
+    OUTAGE_SECONDS while welcome emails are in flight everywhere, then started again. Once every
+    user of a stack is accounted for (email sent or job recorded as failed), the seconds that took
+    after the restart are noted on the stack (None: not within OUTAGE_RECOVERY_BOUND_SECONDS).
+    """
+
+    def __init__(self, projects: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> None:
+        super().__init__(name="postgres-outage", daemon=True)
+        self.projects = projects
+        self.tmp_path_factory = tmp_path_factory
+        self.cluster = PostgresCluster()
+        self.stacks: dict[str, OutageStack] = {}
+        self.crash_times: list[float] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
         try:
-            for runner in RUNNERS:
-                url = create_database(cluster.url, f"outage_{runner}")
-                stacks[runner] = OutageStack(runner, projects[runner], url, tmp_path_factory.mktemp(f"outage-{runner}"))
-                stacks[runner].start()
-            created = {runner: [0] for runner in RUNNERS}
-            posters = [
-                threading.Thread(target=post_users, args=(stack, OUTAGE_USERS, created[runner]), daemon=True)
-                for runner, stack in stacks.items()
-            ]
-            for poster in posters:
-                poster.start()
-            # Mid-stream everywhere: users are being created and their emails are being sent.
-            wait_until(
-                lambda: all(
-                    created[runner][0] >= OUTAGE_USERS // 3 and stack.smtp.mailbox.received()
-                    for runner, stack in stacks.items()
-                ),
-                within=120,
-                what="sign-ups and emails under way on every runner",
-            )
-            CRASH_TIMES.append(time.monotonic())
-            cluster.stop("fast")
-            time.sleep(OUTAGE_SECONDS)
-            cluster.start()
-            restarted = time.monotonic()
-            for poster in posters:
-                poster.join(timeout=180)
-            pending = dict(stacks)
-            deadline = restarted + OUTAGE_RECOVERY_BOUND_SECONDS
-            while pending and time.monotonic() < deadline:
-                for runner, stack in list(pending.items()):
-                    if welcome_states(stack.database_url)[2] == 0:
-                        stack.recovery_seconds = time.monotonic() - restarted
-                        del pending[runner]
-                time.sleep(0.5)
-            yield stacks
-        finally:
-            for stack in stacks.values():
-                stack.stop()
+            self.cluster.__enter__()
+            self._run()
+        except BaseException as exc:
+            self.error = exc
+
+    def _run(self) -> None:
+        for runner in RUNNERS:
+            url = create_database(self.cluster.url, f"outage_{runner}")
+            log_dir = self.tmp_path_factory.mktemp(f"outage-{runner}")
+            self.stacks[runner] = OutageStack(runner, self.projects[runner], url, log_dir)
+        starters = [threading.Thread(target=stack.start) for stack in self.stacks.values()]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
+        for stack in self.stacks.values():
+            assert stack.admin_token, f"the {stack.runner} stack did not start:\n{stack.logs()[-4000:]}"
+        created = {runner: [0] for runner in RUNNERS}
+        posters = [
+            threading.Thread(target=post_users, args=(stack, OUTAGE_USERS, created[runner]), daemon=True)
+            for runner, stack in self.stacks.items()
+        ]
+        for poster in posters:
+            poster.start()
+        # Mid-stream everywhere: users are being created and their emails are being sent.
+        wait_until(
+            lambda: all(
+                created[runner][0] >= OUTAGE_USERS // 3 and stack.smtp.mailbox.received()
+                for runner, stack in self.stacks.items()
+            ),
+            within=120,
+            what="sign-ups and emails under way on every runner",
+        )
+        self.crash_times.append(time.monotonic())
+        self.cluster.stop("fast")
+        time.sleep(OUTAGE_SECONDS)
+        self.cluster.start()
+        restarted = time.monotonic()
+        for poster in posters:
+            poster.join(timeout=180)
+        pending = dict(self.stacks)
+        while pending and time.monotonic() < restarted + OUTAGE_RECOVERY_BOUND_SECONDS:
+            for runner, stack in list(pending.items()):
+                if welcome_states(stack.database_url)[2] == 0:
+                    stack.recovery_seconds = time.monotonic() - restarted
+                    del pending[runner]
+            time.sleep(0.5)
+
+    def result(self) -> dict[str, OutageStack]:
+        self.join(timeout=600)
+        assert not self.is_alive(), "the Postgres outage scenario did not end within 10 minutes"
+        if self.error is not None:
+            raise AssertionError(f"the Postgres outage scenario failed: {self.error!r}") from self.error
+        return self.stacks
+
+    def close(self) -> None:
+        self.join(timeout=600)
+        for stack in self.stacks.values():
+            stack.stop()
+        self.cluster.__exit__()
+
+
+OUTAGE_TEST = "test_postgres_outage_longer_than_the_retry_budget_loses_no_job"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def postgres_outage(
+    request: pytest.FixtureRequest, synced: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OutageScenario | None]:
+    """Start scenario (c) in the background when one of its tests is selected (they come last)."""
+    if not any(getattr(item, "originalname", "") == OUTAGE_TEST for item in request.session.items):
+        yield None
+        return
+    projects = {runner: synced(runner) for runner in RUNNERS}  # baked here: `synced` is not thread-safe
+    scenario = OutageScenario(projects, tmp_path_factory)
+    scenario.start()
+    try:
+        yield scenario
+    finally:
+        scenario.close()
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_postgres_outage_longer_than_the_retry_budget_loses_no_job(
-    runner: str, postgres_outage: dict[str, OutageStack]
+    runner: str, postgres_outage: OutageScenario | None
 ) -> None:
-    stack = postgres_outage[runner]
-    kept = stack.logs().count(KEPT_MARKS[runner])
+    assert postgres_outage is not None
+    stack = postgres_outage.result()[runner]
+    record_retries = stack.logs().count(RECORD_RETRY_MARKS[runner])
     recorded = failed_welcome_ids(stack.database_url)
     users, sent_by_runner, unaccounted = welcome_states(stack.database_url)
     assert stack.recovery_seconds is not None, (
@@ -594,13 +653,13 @@ def test_postgres_outage_longer_than_the_retry_budget_loses_no_job(
         what="every welcome email sent after the retries",
         processes=tuple(stack.processes),
     )
-    per_message, duplicates = count_duplicates(stack.smtp.mailbox)
+    per_message, duplicates = count_duplicates(stack.smtp.mailbox, postgres_outage.crash_times)
     lost = users - len(per_message)
     report(
         f"{runner}, Postgres down {OUTAGE_SECONDS}s (retry budget {WELCOME_RETRY_BUDGET_SECONDS}s)",
         jobs=users,
         sent_by_runner=sent_by_runner,
-        kept_unrecorded=kept,
+        record_retries=record_retries,
         recorded=len(recorded),
         recovered=len(per_message),
         lost=lost,
@@ -609,7 +668,7 @@ def test_postgres_outage_longer_than_the_retry_budget_loses_no_job(
     )
     assert users == OUTAGE_USERS
     assert lost == 0
-    assert kept > 0, "no job ran out of tries during the outage: the scenario did not test recording"
+    assert record_retries > 0, "no job ran out of tries during the outage: the scenario did not test recording"
 
 
 def unsent_signed_up(database_url: str) -> list[str]:
