@@ -42,7 +42,8 @@ def prefork_worker(job_worker: Any, settings: Settings, tmp_path: Path) -> Itera
     command += ["--concurrency", "1", "-Q", QUEUE, "--include", "tests.celery.overrunning_job", "-l", "INFO"]
     with log.open("wb") as output:
         worker = subprocess.Popen(  # noqa: S603  (this interpreter, fixed arguments)
-            command, cwd=BACKEND, env=env, stdout=output, stderr=subprocess.STDOUT)
+            command, cwd=BACKEND, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
         yield log
     finally:
