@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -394,9 +397,6 @@ class PostgresCluster:
     """
 
     def __init__(self) -> None:
-        import pwd
-        import tempfile
-
         self.bin = postgres_bin()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="lich-crash-pg-"))
@@ -431,8 +431,6 @@ class PostgresCluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def __exit__(self, *exc: object) -> None:
-        import shutil
-
         if (self.data / "postmaster.pid").exists():
             self.stop("immediate")
         shutil.rmtree(self.dir, ignore_errors=True)
