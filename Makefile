@@ -19,7 +19,7 @@ test-cli:
 
 ## Killed workers and APIs, broker and database outages, per runner: 0 jobs lost, duplicates counted.
 test-crash:
-	uv run pytest -m crash -s
+	uv run pytest -m crash
 
 ## Schemathesis against each variant's running API (fixed seed and budget).
 test-fuzz:

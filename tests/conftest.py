@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.helpers import IN_CI, RUNNERS, bake, create_database, project_env
+from tests.helpers import CRASH_REPORTS, IN_CI, RUNNERS, bake, create_database, project_env
 
 BAKE_ANSWERS = {"project_name": "Lich Shop", "author_email": "dev@example.com"}
 
@@ -132,6 +132,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if group in SPLIT_BY_RUNNER and runner:
             group = f"{group}[{runner}]"
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The crash tier's figures per scenario (jobs, kills, recovered, lost, duplicates, recovery
+    seconds), so that CI logs carry them without `-s`."""
+    if CRASH_REPORTS:
+        terminalreporter.section("crash tier figures")
+        for line in CRASH_REPORTS:
+            terminalreporter.line(line)
 
 
 __all__ = ["RUNNERS"]

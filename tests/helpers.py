@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -28,6 +31,8 @@ from cookiecutter.main import cookiecutter
 TEMPLATE = Path(__file__).resolve().parents[1]
 RUNNERS = ("celery", "temporal", "none")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Figures of the crash tier's scenarios (one line each), printed in the terminal summary.
+CRASH_REPORTS: list[str] = []
 
 
 def project_env(**overrides: str) -> dict[str, str]:
@@ -374,3 +379,58 @@ def admin_token_from_lich(project: Path, env: dict[str, str], base: str, email: 
     """Create an admin with `lich users create-admin` and log in as them."""
     assert "created" in create_admin(project, env, email, E2E_PASSWORD)
     return log_in(base, email, E2E_PASSWORD)
+
+
+def postgres_bin() -> Path:
+    """The newest installed PostgreSQL's binaries (Debian: the `postgresql` package)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    if not found:
+        raise AssertionError("initdb is not installed (Debian: apt-get install postgresql)")
+    return found[-1].parent
+
+
+class PostgresCluster:
+    """A Postgres cluster of the test's own (`initdb` + `pg_ctl`) on a free port, to stop and start.
+
+    Postgres refuses to run as root, so as root its commands run as the `postgres` user, and the
+    data directory (outside pytest's root-only temporary tree) belongs to that user.
+    """
+
+    def __init__(self) -> None:
+        self.bin = postgres_bin()
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="lich-crash-pg-"))
+        self.data = self.dir / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, timeout: float = 120) -> None:
+        command = [*self._as, str(self.bin / args[0]), *args[1:]]
+        result = subprocess.run(command, cwd=self.dir, capture_output=True, text=True, timeout=timeout, check=False)
+        assert result.returncode == 0, f"{' '.join(command)}:\n{result.stdout}\n{result.stderr}"
+
+    def __enter__(self) -> PostgresCluster:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "postgres.log"), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: sessions are ended at once, open transactions rolled back (a restart, a failover)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def log(self) -> str:
+        path = self.dir / "postgres.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def __exit__(self, *exc: object) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -7,7 +7,8 @@ store; if that store cannot be written (database down), the job stays on the bro
 again as a retry) until it can. Messages are acknowledged late, so a job whose worker process dies
 is delivered again, at most `MAX_REDELIVERIES` times (counted in Redis per task id and try); a
 worker killed outright leaves its messages to come back within the visibility timeout
-(`internal.celery_app`).
+(`internal.celery_app`). A try that ignores its soft time limit is killed at the hard one
+(`HARD_LIMIT_GRACE_SECONDS` later) and the job is recorded as failed (`JobTask.on_failure`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import anyio.to_thread
 import redis
 import redis.asyncio
 from celery import Task  # type: ignore[import-untyped]
-from celery.exceptions import SoftTimeLimitExceeded  # type: ignore[import-untyped]
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded  # type: ignore[import-untyped]
 from pydantic import BaseModel, ValidationError
 
 from internal.celery_app import (
@@ -116,7 +117,7 @@ def _redis_client(settings: Settings) -> redis.Redis:
     return client
 
 
-def deliveries_key(task_id: str, retries: int) -> str:
+def deliveries_key(task_id: str, retries: int | str) -> str:
     return f"jobs:deliveries:{task_id}:{retries}"
 
 
@@ -138,6 +139,20 @@ def count_delivery(settings: Settings, task_id: str, retries: int) -> int:
         )
         return 1
     return int(count)
+
+
+def tries_started(settings: Settings, task_id: str) -> int:
+    """How many tries of this task were started (the counters of a killed try are still there);
+    at least 1. The counters are cleared: the task has ended."""
+    try:
+        client = _redis_client(settings)
+        keys = list(client.scan_iter(match=deliveries_key(task_id, "*"), count=100))
+        if keys:
+            client.delete(*keys)
+        return 1 + max((int(key.rsplit(b":", 1)[1]) for key in keys), default=0)
+    except (redis.RedisError, ValueError):
+        log.warning("could not count the tries of the job", extra={"task_id": task_id}, exc_info=True)
+        return 1
 
 
 def forget_deliveries(settings: Settings, task_id: str, retries: int) -> None:
@@ -234,6 +249,36 @@ class JobTask(Task):  # type: ignore[misc]
             raise self.retry(
                 exc=record_error, countdown=RECORD_RETRY_SECONDS, max_retries=self.request.retries + 1
             ) from record_error
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """A try killed at its hard time limit ends here, in the worker's main process.
+
+        The pool killed the process running the job (it ignored its soft time limit), so `run`
+        never returned and the message is acknowledged next. A job that overran its time limit
+        twice over would overrun it again: it is recorded as failed for good. If the store cannot
+        be written, the job is sent again, to run (it is idempotent) and be recorded later.
+        Other failures were handled by `run` in the pool process; nothing to do for them.
+        """
+        if not isinstance(exc, TimeLimitExceeded):
+            return
+        settings = get_settings()
+        arguments: dict[str, Any] = args[0] if args and isinstance(args[0], dict) else {}
+        attempts = tries_started(settings, task_id)
+        try:
+            self.fail_permanently(settings, arguments, exc, attempts=attempts)
+            finish_intent(settings, task_id)
+        except Exception as record_error:
+            log.warning(
+                "could not record the job killed at its time limit; it is sent again",
+                extra={"job": self.name, "retry_in": RECORD_RETRY_SECONDS, "error": repr(record_error)},
+            )
+            self.apply_async(
+                args=[arguments],
+                task_id=task_id,
+                countdown=RECORD_RETRY_SECONDS,
+                queue=self.contract.queue,
+                retries=attempts - 1,
+            )
 
     def fail_permanently(
         self, settings: Settings, arguments: dict[str, Any], exc: BaseException, *, attempts: int

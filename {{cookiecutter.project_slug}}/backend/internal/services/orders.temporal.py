@@ -178,9 +178,17 @@ def send_order_confirmation(settings: Settings, order_id: int) -> bool:
 
 
 def finish_order(settings: Settings, order_id: int, status: OrderStatus, reason: str | None = None) -> None:
+    """Give a pending order its final status, once.
+
+    An order that already has one keeps it: a second run of its saga (its outbox intent handed over
+    again after the first run closed) fails validation and must not turn a completed order failed.
+    """
     with sync_sessionmaker(settings.sync_database_url).begin() as session:
-        order = session.get(Order, order_id)
+        order = session.get(Order, order_id, with_for_update=True)
         if order is None:
+            return
+        if order.status != "pending":
+            log.info("order already finished", extra={"order_id": order_id, "status": order.status})
             return
         order.status = status
         order.failure_reason = reason

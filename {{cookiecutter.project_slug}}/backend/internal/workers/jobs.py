@@ -7,7 +7,8 @@ A job is a workflow that runs one activity:
   SMTP rejections non-retryable);
 - `run_job` is the workflow's body: it executes that activity with the contract's timeout and a
   bounded, exponential retry policy, and when the job fails for good it records it in the
-  failed-jobs store (through an activity) and fails the workflow.
+  failed-jobs store (through an activity retried until the database takes the record) and fails
+  the workflow.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ ResultT = TypeVar("ResultT")
 # Error types (exception class names) that no retry can fix.
 NON_RETRYABLE_ERROR_TYPES = ["PermanentJobError", "MailRejected"]
 RECORD_FAILURE_TIMEOUT = timedelta(seconds=30)
+# Recording a failed job is retried without limit (at least every 15 s) while
+# the database is unreachable: a workflow that gave up recording would lose the job without a trace.
+RECORD_FAILURE_RETRY = RetryPolicy(maximum_attempts=0, maximum_interval=timedelta(seconds=15))
 # A job's activity heartbeats this often while `handle` runs; the server retries it elsewhere once
 # no heartbeat arrived for HEARTBEAT_TIMEOUT (a killed worker), instead of after the whole timeout.
 HEARTBEAT_EVERY_SECONDS = 2.0
@@ -118,7 +122,7 @@ async def run_job(
                 attempts=attempts,
             ),
             start_to_close_timeout=RECORD_FAILURE_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
+            retry_policy=RECORD_FAILURE_RETRY,
         )
         # Fail the run: it shows as failed in the UI, and a retry from the store may start a new run.
         raise ApplicationError(

@@ -7,11 +7,14 @@ import uuid
 from typing import Any
 
 from sqlalchemy import insert, select
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment
 
 from internal.config import Settings
 from internal.db.sync import sync_sessionmaker
 from internal.models import InventoryItem, Order, User
+from tests.support import eventually
 
 
 def on_attempt(env: ActivityEnvironment, attempt: int) -> ActivityEnvironment:
@@ -48,3 +51,18 @@ def row(settings: Settings, model: Any, key: Any) -> Any:
 def all_rows(settings: Settings, model: Any) -> list[Any]:
     with sync_sessionmaker(settings.sync_database_url)() as session:
         return list(session.scalars(select(model)))
+
+
+async def started(client: Client, workflow_id: str, within: float = 30.0) -> WorkflowHandle[Any, Any]:
+    """The workflow's handle once it exists: jobs are started by the outbox relay, after the
+    request that dispatched them has answered."""
+
+    async def describe() -> WorkflowHandle[Any, Any] | None:
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            await handle.describe()
+        except RPCError:
+            return None
+        return handle
+
+    return await eventually(describe, within=within)

@@ -127,3 +127,11 @@ def test_finish_order_sets_status_and_reason(activity_env: ActivityEnvironment, 
     )
     order = row(settings, Order, order_id)
     assert (order.status, order.failure_reason) == ("compensated", "r")
+
+
+def test_finish_order_keeps_a_final_status(activity_env: ActivityEnvironment, settings: Settings) -> None:
+    order_id = make_order(settings)
+    activity_env.run(activities.finish_order, FinishOrder(order_id=order_id, status="completed"))
+    activity_env.run(activities.finish_order, FinishOrder(order_id=order_id, status="failed", reason="again"))
+    order = row(settings, Order, order_id)
+    assert (order.status, order.failure_reason) == ("completed", None)

@@ -16,7 +16,7 @@ from internal.jobs.contract import JobContract
 from internal.jobs.runner import JobRunner, task_queue
 from internal.models import FailedJob
 from internal.workers.activities import record_failed_job
-from internal.workers.jobs import retry_policy
+from internal.workers.jobs import RECORD_FAILURE_RETRY, retry_policy
 from tests.support import eventually
 from tests.temporal import jobs_under_test
 from tests.temporal.helpers import all_rows
@@ -69,6 +69,13 @@ def test_retry_policy_is_bounded_and_exponential() -> None:
     assert policy.maximum_interval is not None
     assert policy.maximum_interval.total_seconds() == 60
     assert {"PermanentJobError", "MailRejected"} <= set(policy.non_retryable_error_types or [])
+
+
+def test_recording_a_failed_job_is_retried_until_the_database_takes_it() -> None:
+    # A workflow that gave up recording would end with the job in no store: no attempt limit.
+    assert RECORD_FAILURE_RETRY.maximum_attempts == 0
+    assert RECORD_FAILURE_RETRY.maximum_interval is not None
+    assert RECORD_FAILURE_RETRY.maximum_interval.total_seconds() <= 15
 
 
 async def test_transient_failures_are_retried_until_success(runner: JobRunner, settings: Settings) -> None:

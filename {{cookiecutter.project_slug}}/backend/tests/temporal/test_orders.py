@@ -10,10 +10,12 @@ import pytest
 from temporalio.client import Client
 
 from internal.config import Settings
+from internal.jobs import process_order
+from internal.jobs.runner import JobRunner
 from internal.models import InventoryItem, StubPayment
-from internal.workers.workflows import ProcessOrderWorkflow
-from tests.support import Mailbox, eventually, headers_for, sign_up
-from tests.temporal.helpers import row
+from internal.workers.workflows import ProcessOrderInput, ProcessOrderWorkflow
+from tests.support import Mailbox, api_client, eventually, free_port, headers_for, sign_up
+from tests.temporal.helpers import row, started
 
 ORDER = {"sku": "book", "quantity": 2, "amount_cents": 4200, "email": "buyer@example.com"}
 
@@ -39,7 +41,7 @@ async def place(client: httpx.AsyncClient, headers: Headers, **changes: Any) -> 
 async def final(
     client: httpx.AsyncClient, job_worker: Client, order: dict[str, Any], headers: Headers
 ) -> dict[str, Any]:
-    await job_worker.get_workflow_handle(order["workflow_id"]).result()
+    await (await started(job_worker, order["workflow_id"])).result()
 
     async def done() -> dict[str, Any] | None:
         body: dict[str, Any] = (await client.get(f"/api/v1/orders/{order['id']}", headers=headers)).json()
@@ -84,6 +86,7 @@ async def test_insufficient_stock_refunds_and_ends_compensated(
     assert row(settings, StubPayment, order["id"]).refunded_at is not None
     assert row(settings, InventoryItem, "book").quantity == 1
     assert mailbox.messages == []
+    await started(job_worker, order["workflow_id"])
     outcome = await job_worker.get_workflow_handle_for(
         ProcessOrderWorkflow.run, order["workflow_id"]
     ).result()
@@ -106,6 +109,48 @@ async def test_rejected_confirmation_releases_stock_and_refunds(
     assert "MailRejected" in result["failure_reason"]
     assert row(settings, InventoryItem, "book").quantity == 5
     assert row(settings, StubPayment, order["id"]).refunded_at is not None
+
+
+async def test_an_order_accepted_while_temporal_is_down_is_processed_once_it_is_back(
+    job_worker: Client, settings: Settings, mailbox: Mailbox, admin_headers: Headers
+) -> None:
+    # The saga is dispatched through the outbox: the 202 stands even though no workflow could start.
+    unreachable = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    async with api_client(unreachable) as down:
+        await stock(down, admin_headers, "book", 5)
+        order = await place(down, admin_headers)
+    async with api_client(settings) as client:
+        result = await final(client, job_worker, order, admin_headers)
+
+    assert result["status"] == "completed"
+    assert [m["To"] for m in mailbox.messages] == ["buyer@example.com"]
+
+
+async def test_an_orders_saga_handed_over_again_leaves_the_order_as_it_is(
+    client: httpx.AsyncClient,
+    job_worker: Client,
+    settings: Settings,
+    mailbox: Mailbox,
+    admin_headers: Headers,
+) -> None:
+    await stock(client, admin_headers, "book", 5)
+    order = await place(client, admin_headers)
+    assert (await final(client, job_worker, order, admin_headers))["status"] == "completed"
+    # What a relay does when it hands the intent over again (the database went away before it
+    # could mark it delivered): a second run of the saga, which must change nothing.
+    runner = JobRunner(settings)
+    await runner.start()
+    try:
+        await process_order.dispatch(runner, ProcessOrderInput(order_id=order["id"]))
+    finally:
+        await runner.close()
+    await job_worker.get_workflow_handle(order["workflow_id"]).result()
+
+    again = (await client.get(f"/api/v1/orders/{order['id']}", headers=admin_headers)).json()
+    assert (again["status"], again["failure_reason"]) == ("completed", None)
+    assert row(settings, InventoryItem, "book").quantity == 3
+    assert row(settings, StubPayment, order["id"]).refunded_at is None
+    assert [m["To"] for m in mailbox.messages] == ["buyer@example.com"]
 
 
 async def test_unknown_sku_fails_with_nothing_to_undo(
@@ -161,7 +206,7 @@ async def test_another_users_order_is_404(
 ) -> None:
     owner = await user_headers(client, settings, "owner@example.com")
     order = await place(client, owner, sku="unknown")
-    await job_worker.get_workflow_handle(order["workflow_id"]).result()
+    await (await started(job_worker, order["workflow_id"])).result()
     stranger = await user_headers(client, settings, "stranger@example.com")
     assert (await client.get(f"/api/v1/orders/{order['id']}", headers=stranger)).status_code == 404
     assert (await client.get(f"/api/v1/orders/{order['id']}", headers=admin_headers)).status_code == 200

@@ -21,6 +21,7 @@ from temporalio.worker import Replayer
 
 from internal.workers.main import discover
 from tests.support import Mailbox, sign_up
+from tests.temporal.helpers import started
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -65,7 +66,7 @@ async def test_fresh_runs_replay_and_are_recorded_on_request(
     workflows, _ = discover()
     replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
     for name, workflow_id in runs.items():
-        handle = job_worker.get_workflow_handle(workflow_id)
+        handle = await started(job_worker, workflow_id)
         await handle.result()
         history = await handle.fetch_history()
         await replayer.replay_workflow(history)
