@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import psycopg
@@ -134,13 +134,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the crash figures printed during a test to its report: under pytest-xdist the test
+    runs in a worker process, and only reports travel back to the terminal."""
+    report: pytest.TestReport = yield
+    if call.when == "call" and CRASH_REPORTS:
+        report.user_properties.extend(("crash figures", line) for line in CRASH_REPORTS)
+        CRASH_REPORTS.clear()
+    return report
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The crash tier's figures per scenario (jobs, kills, recovered, lost, duplicates, recovery
     seconds), so that CI logs carry them without `-s`."""
-    if CRASH_REPORTS:
+    lines = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for key, value in getattr(report, "user_properties", ())
+        if key == "crash figures"
+    ]
+    if lines:
         terminalreporter.section("crash tier figures")
-        for line in CRASH_REPORTS:
-            terminalreporter.line(line)
+        for line in lines:
+            terminalreporter.line(str(line))
 
 
 __all__ = ["RUNNERS"]
