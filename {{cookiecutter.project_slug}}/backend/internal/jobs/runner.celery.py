@@ -114,6 +114,7 @@ def _redis_client(settings: Settings) -> redis.Redis:
     if client is None or getattr(_local, "pid", None) != os.getpid() or _local.url != settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
         _local.client, _local.pid, _local.url = client, os.getpid(), settings.redis_url
+        _local.finished = []
     return client
 
 
@@ -124,15 +125,20 @@ def deliveries_key(task_id: str, retries: int | str) -> str:
 def count_delivery(settings: Settings, task_id: str, retries: int) -> int:
     """How many times this try of this task has been started, this one included.
 
-    If Redis cannot count (only possible with a broker other than REDIS_URL), the job runs: the
-    cap guards against crash loops, it must not stop jobs on its own.
+    One round trip per job: it also deletes the counters of the jobs this thread finished since
+    (`forget_deliveries_later`). If Redis cannot count (only possible with a broker other than
+    REDIS_URL), the job runs: the cap guards against crash loops, it must not stop jobs on its own.
     """
     key = deliveries_key(task_id, retries)
     try:
         pipe = _redis_client(settings).pipeline()
+        finished: list[str] = _local.finished
+        if finished:
+            pipe.delete(*finished)
         pipe.incr(key)
         pipe.expire(key, VISIBILITY_TIMEOUT_SECONDS * 2)
-        count, _ = pipe.execute()
+        *_, count, _ = pipe.execute()
+        finished.clear()
     except redis.RedisError:
         log.warning(
             "could not count the delivery; running the job", extra={"task_id": task_id}, exc_info=True
@@ -160,6 +166,16 @@ def forget_deliveries(settings: Settings, task_id: str, retries: int) -> None:
         _redis_client(settings).delete(deliveries_key(task_id, retries))
     except redis.RedisError:
         log.warning("could not clear the delivery counter", extra={"task_id": task_id}, exc_info=True)
+
+
+def forget_deliveries_later(settings: Settings, task_id: str, retries: int) -> None:
+    """Delete the counter with this thread's next `count_delivery` (saves a round trip per job).
+
+    Until then it stays, harmlessly: a try that ended is not delivered again, and every counter
+    expires on its own. At most one counter per pool process or thread waits this way.
+    """
+    _redis_client(settings)
+    _local.finished.append(deliveries_key(task_id, retries))
 
 
 def finish_intent(settings: Settings, task_id: str) -> None:
@@ -229,7 +245,7 @@ class JobTask(Task):  # type: ignore[misc]
             )
             raise self.retry(exc=exc, countdown=delay) from exc
         finally:
-            forget_deliveries(settings, task_id, retries)
+            forget_deliveries_later(settings, task_id, retries)
 
     def give_up(self, settings: Settings, arguments: dict[str, Any], exc: BaseException) -> None:
         """Record the job as failed for good; if the store cannot be written, keep the job.
