@@ -52,3 +52,19 @@ def inside_paths(project: Path) -> None:
     """In the inner run: import the project's `internal` and this directory's `table`."""
     os.chdir(project / "backend")
     sys.path[:0] = [str(project / "backend"), str(HERE)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of process `pid` and of its children: live ones, and reaped ones (cutime, cstime)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def times(process: int, with_reaped: bool) -> float:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            return 0.0
+        own = int(fields[11]) + int(fields[12])
+        return (own + (int(fields[13]) + int(fields[14]) if with_reaped else 0)) / ticks
+
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return times(pid, True) + sum(times(int(child), False) for child in children)

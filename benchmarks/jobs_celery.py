@@ -106,20 +106,7 @@ class Worker:
             time.sleep(0.2)
 
     def cpu_seconds(self) -> float:
-        """CPU time of the worker and its pool processes (live ones, and reaped ones via cutime)."""
-        ticks = os.sysconf("SC_CLK_TCK")
-
-        def times(pid: int, with_children: bool) -> float:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            except FileNotFoundError:
-                return 0.0
-            own = int(fields[11]) + int(fields[12])
-            return (own + (int(fields[13]) + int(fields[14]) if with_children else 0)) / ticks
-
-        pid = self.popen.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return times(pid, True) + sum(times(int(child), False) for child in children)
+        return baked.cpu_seconds(self.popen.pid)
 
     def stop(self) -> None:
         self.popen.terminate()
@@ -151,11 +138,10 @@ def inside(project: Path, quick: bool, redis_url: str, worker_command: list[str]
     import importlib
 
     import redis
-    from table import compare, emit, interleaved
-
     from internal.config import get_settings
     from internal.jobs import registry
     from internal.jobs.runner import JobRunner
+    from table import compare, emit, interleaved
 
     job = importlib.import_module(f"internal.jobs.{baked.JOB_MODULE}")
     payload_model = job.CONTRACT.input_model
@@ -302,9 +288,7 @@ def main() -> int:
             project = args.project or baked.synced_project(work, "celery")
             command = native_command(project, "celery_worker")
             argv = ["--redis", redis_url, *(["--quick"] if args.quick else [])]
-            return baked.run_inside(
-                Path(__file__), project, argv, {"BENCH_WORKER_COMMAND": json.dumps(command)}
-            )
+            return baked.run_inside(Path(__file__), project, argv, {"BENCH_WORKER_COMMAND": json.dumps(command)})
         finally:
             stop_redis()
 

@@ -43,13 +43,12 @@ def inside(project: Path, quick: bool) -> None:
     import importlib
 
     from fastapi import BackgroundTasks
-    from table import compare, emit, interleaved
-
     from internal.config import Settings, get_settings
     from internal.jobs import registry
     from internal.jobs.runner import JobRunner
+    from table import compare, emit, interleaved
 
-    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (open for the process)
+    handler = logging.StreamHandler(open(os.devnull, "w"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
     job = importlib.import_module(f"internal.jobs.{baked.JOB_MODULE}")

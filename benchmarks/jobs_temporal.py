@@ -150,17 +150,16 @@ def inside(project: Path, quick: bool) -> None:
 
     import importlib
 
-    from table import compare, emit, interleaved
-    from temporalio.client import Client
-
     from internal.config import get_settings
     from internal.jobs import registry
     from internal.jobs.runner import JobRunner
+    from table import compare, emit, interleaved
+    from temporalio.client import Client
 
     job = importlib.import_module(f"internal.jobs.{baked.JOB_MODULE}")
     payload_model = job.CONTRACT.input_model
-    count = 40 if quick else 200
-    rounds = 1 if quick else 5
+    count = int(os.environ.get("BENCH_COUNT", 40 if quick else 200))
+    rounds = int(os.environ.get("BENCH_ROUNDS", 1 if quick else 5))
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -231,18 +230,25 @@ def inside(project: Path, quick: bool) -> None:
                 handles = await bounded(n, start)
                 await asyncio.gather(*(handle.result() for handle in handles))
 
-            def timed(round_: Any, n: int) -> float:
+            cpu: dict[str, list[float]] = {"subject": [], "baseline": []}
+
+            def timed(round_: Any, n: int, worker: Child, side: str) -> float:
+                worker_cpu = baked.cpu_seconds(worker.popen.pid)
                 started = time.perf_counter()
                 loop.run_until_complete(round_(n))
-                return n / (time.perf_counter() - started)
+                rate = n / (time.perf_counter() - started)
+                cpu[side].append((baked.cpu_seconds(worker.popen.pid) - worker_cpu) / n)
+                return rate
 
-            def subject() -> float:
-                return timed(subject_round, count)
+            def subject(n: int = count) -> float:
+                return timed(subject_round, n, children[0], "subject")
 
-            def baseline() -> float:
-                return timed(baseline_round, count)
+            def baseline(n: int = count) -> float:
+                return timed(baseline_round, n, children[1], "baseline")
 
-            timed(subject_round, 20), timed(baseline_round, 20)  # warm-up
+            subject(20), baseline(20)  # warm-up
+            for values in cpu.values():
+                values.clear()
             subject_values, baseline_values = interleaved(rounds, subject, baseline)
             loop.run_until_complete(runner.close())
         finally:
@@ -258,6 +264,18 @@ def inside(project: Path, quick: bool) -> None:
             subject_values,
             baseline_values,
             goal=0.9,
+        )
+    )
+    # CPU time of the worker process per workflow, less sensitive than workflows/s to other load.
+    emit(
+        compare(
+            "temporal",
+            "CPU per workflow, worker process",
+            "ms",
+            [1000 * value for value in cpu["subject"]],
+            [1000 * value for value in cpu["baseline"]],
+            goal=None,
+            higher_is_better=False,
         )
     )
 
