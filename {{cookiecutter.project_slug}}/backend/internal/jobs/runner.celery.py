@@ -5,8 +5,9 @@ exponential jittered backoff, queue. Transient errors are retried; `PermanentJob
 that no longer validates) fails at once. A job that fails for good is recorded in the failed-jobs
 store; if that store cannot be written (database down), the job stays on the broker (it is sent
 again as a retry) until it can. Messages are acknowledged late, so a job whose worker process dies
-is delivered again, at most `MAX_REDELIVERIES` times (counted in Redis per task id and try); a
-worker killed outright leaves its messages to come back within the visibility timeout
+is delivered again, at most `MAX_REDELIVERIES` times (the broker flags such a delivery; they are
+counted in Redis per task id and try, so a first delivery costs no Redis round trip); a worker
+killed outright leaves its messages to come back within the visibility timeout
 (`internal.celery_app`). A try that ignores its soft time limit is killed at the hard one
 (`HARD_LIMIT_GRACE_SECONDS` later) and the job is recorded as failed (`JobTask.on_failure`).
 """
@@ -114,7 +115,6 @@ def _redis_client(settings: Settings) -> redis.Redis:
     if client is None or getattr(_local, "pid", None) != os.getpid() or _local.url != settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=5, socket_timeout=5)
         _local.client, _local.pid, _local.url = client, os.getpid(), settings.redis_url
-        _local.finished = []
     return client
 
 
@@ -122,28 +122,25 @@ def deliveries_key(task_id: str, retries: int | str) -> str:
     return f"jobs:deliveries:{task_id}:{retries}"
 
 
-def count_delivery(settings: Settings, task_id: str, retries: int) -> int:
-    """How many times this try of this task has been started, this one included.
+def count_redelivery(settings: Settings, task_id: str, retries: int) -> int:
+    """How many times this try of this task has been delivered again, this delivery included.
 
-    One round trip per job: it also deletes the counters of the jobs this thread finished since
-    (`forget_deliveries_later`). If Redis cannot count (only possible with a broker other than
-    REDIS_URL), the job runs: the cap guards against crash loops, it must not stop jobs on its own.
+    Only redeliveries are counted (the broker flags them: Redis and RabbitMQ do, as Celery's own
+    `deduplicate_successful_tasks` relies on), so the usual first delivery costs no round trip.
+    If Redis cannot count (only possible with a broker other than REDIS_URL), the job runs: the
+    cap guards against crash loops, it must not stop jobs on its own.
     """
     key = deliveries_key(task_id, retries)
     try:
         pipe = _redis_client(settings).pipeline()
-        finished: list[str] = _local.finished
-        if finished:
-            pipe.delete(*finished)
         pipe.incr(key)
         pipe.expire(key, VISIBILITY_TIMEOUT_SECONDS * 2)
-        *_, count, _ = pipe.execute()
-        finished.clear()
+        count, _ = pipe.execute()
     except redis.RedisError:
         log.warning(
-            "could not count the delivery; running the job", extra={"task_id": task_id}, exc_info=True
+            "could not count the redelivery; running the job", extra={"task_id": task_id}, exc_info=True
         )
-        return 1
+        return 0
     return int(count)
 
 
@@ -166,16 +163,6 @@ def forget_deliveries(settings: Settings, task_id: str, retries: int) -> None:
         _redis_client(settings).delete(deliveries_key(task_id, retries))
     except redis.RedisError:
         log.warning("could not clear the delivery counter", extra={"task_id": task_id}, exc_info=True)
-
-
-def forget_deliveries_later(settings: Settings, task_id: str, retries: int) -> None:
-    """Delete the counter with this thread's next `count_delivery` (saves a round trip per job).
-
-    Until then it stays, harmlessly: a try that ended is not delivered again, and every counter
-    expires on its own. At most one counter per pool process or thread waits this way.
-    """
-    _redis_client(settings)
-    _local.finished.append(deliveries_key(task_id, retries))
 
 
 def finish_intent(settings: Settings, task_id: str) -> None:
@@ -208,10 +195,11 @@ class JobTask(Task):  # type: ignore[misc]
         settings = get_settings()
         task_id: str = self.request.id
         retries: int = self.request.retries
-        deliveries = count_delivery(settings, task_id, retries)
-        if deliveries > MAX_REDELIVERIES + 1:
+        redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
+        redeliveries = count_redelivery(settings, task_id, retries) if redelivered else 0
+        if redeliveries > MAX_REDELIVERIES:
             error = RedeliveryCapExceeded(
-                f"the worker process died {deliveries - 1} times running this job "
+                f"the worker process died {redeliveries} times running this job "
                 f"(cap: {MAX_REDELIVERIES} redeliveries); not running it again"
             )
             self.give_up(settings, arguments, error)
@@ -245,7 +233,8 @@ class JobTask(Task):  # type: ignore[misc]
             )
             raise self.retry(exc=exc, countdown=delay) from exc
         finally:
-            forget_deliveries_later(settings, task_id, retries)
+            if redelivered:
+                forget_deliveries(settings, task_id, retries)
 
     def give_up(self, settings: Settings, arguments: dict[str, Any], exc: BaseException) -> None:
         """Record the job as failed for good; if the store cannot be written, keep the job.

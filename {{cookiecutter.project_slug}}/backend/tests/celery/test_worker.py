@@ -5,6 +5,7 @@ redelivery cap, and readiness."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from datetime import timedelta
@@ -219,6 +220,22 @@ async def test_arguments_that_do_not_validate_fail_permanently(job_worker: Any, 
     assert "invalid arguments" in entry.exception
 
 
+def send_as_redelivered(settings: Settings, task: Any, arguments: dict[str, Any], task_id: str) -> None:
+    """Put the task's message on its queue the way Redis hands back the message of a dead worker:
+    kombu flags it redelivered (sent to a queue no worker reads first, so none takes it unflagged)."""
+    held = f"held-{task_id}"
+    task.apply_async(args=[arguments], task_id=task_id, queue=held)
+    broker = redis.Redis.from_url(broker_url(settings))
+    raw = broker.rpop(held)
+    assert isinstance(raw, bytes)
+    message = json.loads(raw)
+    queue = task.contract.queue
+    message["headers"]["redelivered"] = True
+    message["properties"]["delivery_info"].update(exchange=queue, routing_key=queue, redelivered=True)
+    broker.lpush(queue, json.dumps(message))
+    broker.close()
+
+
 async def test_redelivery_cap_sends_the_job_to_the_store_instead_of_running_it(
     client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings, admin_headers: dict[str, str]
 ) -> None:
@@ -226,11 +243,12 @@ async def test_redelivery_cap_sends_the_job_to_the_store_instead_of_running_it(
 
     await eventually(lambda: welcome_email_sent_at(client, user["id"], admin_headers))
     mailbox.clear()
-    # As if the worker process had died MAX_REDELIVERIES + 1 times running this very try.
+    # As if the worker process had died MAX_REDELIVERIES times running this very try, and the
+    # broker were handing it back once more.
     task_id = "crashing-job-0001"
     counter = redis.Redis.from_url(settings.redis_url)
-    counter.set(deliveries_key(task_id, 0), MAX_REDELIVERIES + 1)
-    send_welcome_email_task.apply_async(args=[{"user_id": user["id"]}], task_id=task_id)
+    counter.set(deliveries_key(task_id, 0), MAX_REDELIVERIES)
+    send_as_redelivered(settings, send_welcome_email_task, {"user_id": user["id"]}, task_id)
 
     [entry] = await eventually(lambda: store_has(settings), within=30)
     assert entry.job_name == "send_welcome_email"
