@@ -14,7 +14,9 @@ A job is a workflow that runs one activity:
 from __future__ import annotations
 
 import contextvars
+import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -29,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from internal.config import Settings, get_settings
     from internal.jobs.contract import JobContract
     from internal.workers.activities import FailedJobInput, as_failure, record_failed_job
+
+log = logging.getLogger(__name__)
 
 InputT = TypeVar("InputT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -56,6 +60,48 @@ def retry_policy(contract: JobContract[Any]) -> RetryPolicy:
     )
 
 
+class Heartbeats:
+    """One thread per worker process heartbeats every running job activity.
+
+    A thread of its own per activity would cost a thread start and join on every job (scheduling
+    waits on a busy machine); the shared thread beats each registered activity every
+    HEARTBEAT_EVERY_SECONDS, the first beat coming within that time, far inside HEARTBEAT_TIMEOUT.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[object, contextvars.Context] = {}
+        self._thread: threading.Thread | None = None
+
+    def add(self, context: contextvars.Context) -> object:
+        """Beat for the activity whose context this is (a copy: heartbeats go to its attempt)."""
+        token = object()
+        with self._lock:
+            self._running[token] = context
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._beat, name="activity-heartbeats", daemon=True)
+                self._thread.start()
+        return token
+
+    def remove(self, token: object) -> None:
+        """Stop beating for it; once this returns, its attempt gets no further heartbeat."""
+        with self._lock:
+            del self._running[token]
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_EVERY_SECONDS)
+            with self._lock:
+                for context in self._running.values():
+                    try:
+                        context.run(activity.heartbeat)
+                    except Exception:
+                        log.warning("could not heartbeat a job activity", exc_info=True)
+
+
+HEARTBEATS = Heartbeats()
+
+
 def run_activity(
     contract: JobContract[InputT], handle: Callable[[Settings, InputT], ResultT], payload: InputT
 ) -> ResultT:
@@ -66,23 +112,14 @@ def run_activity(
     `activity.heartbeat(progress)` itself, and read `activity.info().heartbeat_details` on retry
     to resume where the killed attempt stopped.
     """
-    done = threading.Event()
-    context = contextvars.copy_context()  # the activity's context: heartbeats go to this attempt
-
-    def beat() -> None:
-        while not done.wait(HEARTBEAT_EVERY_SECONDS):
-            context.run(activity.heartbeat)
-
-    beating = threading.Thread(target=beat, name="activity-heartbeat", daemon=True)
-    beating.start()
+    token = HEARTBEATS.add(contextvars.copy_context())
     try:
         return handle(get_settings(), payload)
     except Exception as exc:
         # The attempt number travels in the failure, so the failed-jobs entry can report it.
         raise as_failure(exc) from exc
     finally:
-        done.set()
-        beating.join()
+        HEARTBEATS.remove(token)
 
 
 def describe_failure(contract: JobContract[Any], error: ActivityError) -> tuple[str, int]:
