@@ -53,7 +53,7 @@ def inside(project: Path, quick: bool) -> None:
 
     job = importlib.import_module(f"internal.jobs.{baked.JOB_MODULE}")
     payload_model = job.CONTRACT.input_model
-    count = 300 if quick else 2000
+    count = 1000 if quick else 10000
     rounds = 1 if quick else 5
     log = logging.getLogger("bench_noop")
 
@@ -78,12 +78,17 @@ def inside(project: Path, quick: bool) -> None:
             running.append(asyncio.create_task(tasks()))
         await asyncio.gather(*running)
 
+    cpu: dict[object, list[float]] = {subject_round: [], baseline_round: []}
+
     def timed(round_: object, n: int) -> float:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         loop.run_until_complete(round_(n))  # type: ignore[operator]
+        cpu[round_].append((time.process_time() - cpu_started) / n)
         return n / (time.perf_counter() - started)
 
     timed(subject_round, 100), timed(baseline_round, 100)  # warm-up: the thread pool
+    for values in cpu.values():
+        values.clear()
     subject_values, baseline_values = interleaved(
         rounds, lambda: timed(subject_round, count), lambda: timed(baseline_round, count)
     )
@@ -96,6 +101,18 @@ def inside(project: Path, quick: bool) -> None:
             subject_values,
             baseline_values,
             goal=0.9,
+        )
+    )
+    # CPU time of the process per job (threads included), less sensitive to other load.
+    emit(
+        compare(
+            "none",
+            "CPU per job, dispatch and run",
+            "ms",
+            [1000 * value for value in cpu[subject_round]],
+            [1000 * value for value in cpu[baseline_round]],
+            goal=None,
+            higher_is_better=False,
         )
     )
 

@@ -108,9 +108,9 @@ class JobRunner:
         for attempt in range(1, contract.max_tries + 1):
             try:
                 # The thread cannot be killed: on timeout it finishes in the background, unobserved.
-                await asyncio.wait_for(
-                    anyio.to_thread.run_sync(handler, self.settings, payload), timeout=contract.timeout
-                )
+                # (`asyncio.timeout`, not `wait_for`: no extra task per try.)
+                async with asyncio.timeout(contract.timeout):
+                    await anyio.to_thread.run_sync(handler, self.settings, payload)
                 return
             except PermanentJobError as exc:
                 error: Exception = exc
