@@ -51,5 +51,6 @@ async def test_a_request_after_the_server_closed_the_pooled_connections_succeeds
             after = await asyncio.gather(*(client.get("/api/v1/users/me", headers=headers) for _ in range(3)))
     finally:
         await admin.dispose()
-    assert ended and all(ended), ended
+    assert ended, "the app held no connection to end"
+    assert all(ended), ended
     assert [response.status_code for response in after] == [200, 200, 200], [r.text for r in after]
