@@ -111,10 +111,11 @@ def wrk(
     script: Path | None = None,
     script_args: tuple[str, ...] = (),
     require_answers: bool = True,
+    timeout: float = 60.0,
 ) -> Load:
     """One wrk run (one thread: the server, Postgres and wrk share the machine's cores); refuses to
     return a figure when any request failed or timed out, or (`require_answers`) none completed."""
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "60s"]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", f"{round(timeout)}s"]
     for header in headers:
         command += ["-H", header]
     if script is not None:
@@ -122,7 +123,7 @@ def wrk(
     command.append(url)
     if script_args:
         command += ["--", *script_args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + timeout + 60, check=False)
     output = result.stdout + result.stderr
     failures = re.findall(r"(Non-2xx or 3xx responses: \d+|Socket errors: .*)", output)
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
@@ -199,14 +200,20 @@ class Stack:
         rate would count the ramp-up (with 64 connections the first answers take seconds, each
         waiting for the Argon2 hashes ahead of it) and the requests still in flight at its end."""
         started = time.time()
-        wrk(
-            f"{server.base}/api/v1/users",
-            connections=connections,
-            seconds=seconds,
-            script=self.sign_up_script,
-            script_args=(prefix,),
-            require_answers=False,
-        )
+        try:
+            wrk(
+                f"{server.base}/api/v1/users",
+                connections=connections,
+                seconds=seconds,
+                script=self.sign_up_script,
+                script_args=(prefix,),
+                require_answers=False,
+                # The round lasts twice the expected wait (see api_http.py): a request may wait that long.
+                timeout=max(60.0, seconds),
+            )
+        except MeasurementFailed as exc:
+            refused = [line for line in server.process.log().splitlines() if re.search(r'HTTP/1.1\\?" [45]', line)]
+            raise MeasurementFailed(f"{server.name}: {exc}; its last refusals: {refused[-3:]}") from exc
         server.settle()  # the requests wrk left in flight finish (after its end: not counted)
         query = "SELECT extract(epoch FROM created_at) FROM users WHERE email LIKE %s ORDER BY created_at"
         with psycopg.connect(self.database_url) as connection:
