@@ -212,8 +212,12 @@ class Stack:
                 timeout=max(60.0, seconds),
             )
         except MeasurementFailed as exc:
-            refused = [line for line in server.process.log().splitlines() if re.search(r'HTTP/1.1\\?" [45]', line)]
-            raise MeasurementFailed(f"{server.name}: {exc}; its last refusals: {refused[-3:]}") from exc
+            log = server.process.log().splitlines()
+            refused = [line for line in log if re.search(r'HTTP/1.1\\?" [45]', line)]
+            errors = [line for line in log if re.match(r"\w+(\.\w+)*(Error|Exception): ", line)]
+            raise MeasurementFailed(
+                f"{server.name}: {exc}; its last refusals: {refused[-3:]}; its last errors: {errors[-2:]}"
+            ) from exc
         server.settle()  # the requests wrk left in flight finish (after its end: not counted)
         query = "SELECT extract(epoch FROM created_at) FROM users WHERE email LIKE %s ORDER BY created_at"
         with psycopg.connect(self.database_url) as connection:
