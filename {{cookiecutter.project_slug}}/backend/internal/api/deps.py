@@ -26,12 +26,14 @@ async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
         yield uow
 
 
-def job_runner(request: Request) -> JobRunner:
+# The dependencies below are `async def` although they do not await: FastAPI runs a plain `def`
+# dependency in a worker thread, a thread hop per request for a mere attribute read.
+async def job_runner(request: Request) -> JobRunner:
     runner: JobRunner = request.app.state.runner
     return runner
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
-import uuid
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
 # A client's X-Request-ID is kept when it is a plain token; anything else is replaced by our own.
 CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SECURITY_HEADERS = (
@@ -34,6 +35,20 @@ async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+
+
+def new_request_id() -> str:
+    """32 random hex digits, like `uuid4().hex`: unique, not secret, so they come from `random`
+    (reseeded in forked children) instead of a getrandom() system call per request."""
+    return f"{random.getrandbits(128):032x}"
+
+
+def header(scope: Scope, name: bytes) -> bytes:
+    """The first value of request header `name` (lower case), or b"": cheaper than a dict of all."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return b""
 
 
 def request_id_of(scope: Scope) -> str:
@@ -62,18 +77,18 @@ class RequestIdAndSecurityHeaders(HttpMiddleware):
     the security headers, on every response: routes, errors, CORS preflights and 413s alike."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = given if CLIENT_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        given = header(scope, REQUEST_ID_HEADER_BYTES).decode("latin-1")
+        request_id = given if given and CLIENT_REQUEST_ID.fullmatch(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(name, value) for name, value in SECURITY_HEADERS if name not in names]
+                headers = message.get("headers", [])
+                names = {name.lower() for name, _ in headers}
                 message["headers"] = [
-                    *message.get("headers", []),
-                    *extra,
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                    *headers,
+                    *(item for item in SECURITY_HEADERS if item[0] not in names),
+                    (REQUEST_ID_HEADER_BYTES, request_id.encode()),
                 ]
             await send(message)
 
@@ -131,10 +146,15 @@ class BodySizeLimit(HttpMiddleware):
         self.max_bytes = max_bytes
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
+        declared = header(scope, b"content-length")
+        if declared and (not declared.isdigit() or int(declared) > self.max_bytes):
             refusal = RequestTooLarge(self.max_bytes)
             await send_json(send, refusal.status_code, {"detail": refusal.detail})
+            return
+        if declared and not header(scope, b"transfer-encoding"):
+            # The server's framing ends the body at the declared length (HTTP/2 refuses a body that
+            # disagrees with it): nothing to count, the app reads the body directly.
+            await self.app(scope, receive, send)
             return
         received = 0
 

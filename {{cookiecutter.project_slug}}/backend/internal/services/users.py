@@ -24,10 +24,16 @@ async def hash_password(password: str) -> str:
 
 
 async def create_user(session: AsyncSession, data: UserCreate) -> User:
-    """Insert a user; the unique constraint, not the pre-check, is what makes duplicates impossible."""
+    """Insert a user; the unique constraint, not the pre-check, is what makes duplicates impossible.
+
+    The password is hashed before the first query: a query checks out a pooled connection and opens
+    a transaction that the session keeps until the request ends, and under load a hash takes
+    seconds, so hashing after it would hold connections idle until the pool runs out (503s).
+    """
+    password_hash = await hash_password(data.password)
     if await session.scalar(select(User.id).where(User.email == data.email)) is not None:
         raise EmailTaken(data.email)
-    user = User(email=data.email, name=data.name, password_hash=await hash_password(data.password))
+    user = User(email=data.email, name=data.name, password_hash=password_hash)
     session.add(user)
     try:
         await session.flush()

@@ -1,0 +1,109 @@
+"""API throughput against a bare FastAPI + async SQLAlchemy app, with wrk at 32 and 64 connections.
+
+    uv run python benchmarks/api_http.py [--quick]
+
+Bakes a celery project (see api_stack.py), starts its API with the compose `api` command (one
+uvicorn process) and baseline_app.py with the same command line, on the same Postgres database, and
+compares requests/s in interleaved rounds:
+
+- `GET /health` against a bare app's `/health`;
+- DB read: `GET /api/v1/users/{id}`, the caller's own record with a bearer token, against the
+  baseline's JWT dependency and `session.get` of the same row;
+- DB write: sign-up, `POST /api/v1/users` with unique emails (Argon2 hash, the user and an outbox
+  row), against an Argon2 hash with the same parameters and an INSERT of the user.
+
+Rounds of 10 s; `--quick`: one round of 2 s. Sign-up rounds are longer in both modes (30 s or more,
+see SIGN_UP_SECONDS), as each takes a fraction of a second of CPU for its Argon2 hash and waits
+behind up to 63 others: their rate is counted in steady state, from the new users' `created_at`
+(see `Stack.sign_ups_per_second`). A
+round in which wrk saw any error (non-2xx, socket error, timeout) fails the measurement: no figure
+is reported for it, and the script exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from api_stack import MeasurementFailed, Server, Stack, wrk
+from table import compare, emit, interleaved
+
+CONNECTIONS = (32, 64)
+WARM_UP_SECONDS = 2.0
+# A sign-up round lasts twice as long as a request waits behind the others (connections times one
+# sign-up's latency, probed first), within these bounds.
+SIGN_UP_SECONDS = (30.0, 180.0)
+
+Run = Callable[[Server, int, float], float]
+
+
+def measured(run: Run, server: Server, connections: int, seconds: float) -> Callable[[], float]:
+    def measure() -> float:
+        try:
+            return run(server, connections, seconds)
+        finally:
+            server.settle()
+
+    return measure
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one 2 s round per comparison (sign-ups: 30 s)")
+    args = parser.parse_args()
+    rounds, seconds = (1, 2.0) if args.quick else (3, 10.0)
+    runs = itertools.count()
+
+    failures: list[str] = []
+    with Stack() as stack:
+        template, baseline = stack.api(), stack.baseline()
+        user_id, token = stack.user(template.base, "bench-reader@example.com")
+        auth = (f"Authorization: Bearer {token}",)
+
+        def health(server: Server, connections: int, seconds: float) -> float:
+            return wrk(f"{server.base}/health", connections=connections, seconds=seconds).requests_per_second
+
+        def read(server: Server, connections: int, seconds: float) -> float:
+            url = f"{server.base}/api/v1/users/{user_id}"
+            return wrk(url, connections=connections, seconds=seconds, headers=auth).requests_per_second
+
+        one_sign_up = stack.sign_up_latency(template)
+
+        def sign_up(server: Server, connections: int, _seconds: float) -> float:
+            prefix = f"{server.name}-{next(runs)}"
+            shortest, longest = SIGN_UP_SECONDS
+            seconds = min(max(2 * connections * one_sign_up, shortest), longest)
+            return stack.sign_ups_per_second(server, connections, seconds, prefix)
+
+        comparisons: list[tuple[str, Run, float, bool]] = [
+            ("GET /health", health, 0.95, True),
+            ("DB read GET /api/v1/users/{id}", read, 0.9, True),
+            # No warm-up run: the Argon2 hash dominates and a short run would complete nothing.
+            ("DB write POST /api/v1/users (sign-up), steady state", sign_up, 0.9, False),
+        ]
+        for (measure, run, goal, warm_up), connections in itertools.product(comparisons, CONNECTIONS):
+            label = f"{measure}, {connections} connections"
+            try:
+                if warm_up:  # pools filled, caches and code paths warm
+                    measured(run, template, connections, WARM_UP_SECONDS)()
+                    measured(run, baseline, connections, WARM_UP_SECONDS)()
+                subject_values, baseline_values = interleaved(
+                    rounds,
+                    measured(run, template, connections, seconds),
+                    measured(run, baseline, connections, seconds),
+                )
+            except MeasurementFailed as exc:
+                failures.append(label)
+                print(f"FAILED measurement, no figure: {exc}", file=sys.stderr)
+                continue
+            emit(compare("API", label, "req/s", subject_values, baseline_values, goal=goal))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
