@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from internal.celery_app import app
 from tests.runner_fixtures import redis_url_for_tests
+from tests.support import environ_for_a_nested_session
 
 
 def nested_session_env() -> dict[str, str]:
@@ -14,7 +13,7 @@ def nested_session_env() -> dict[str, str]:
     The nested session empties its Redis database at start, so it gets the next database number,
     away from the broker this session's worker is consuming from.
     """
-    env = {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    env = environ_for_a_nested_session()
     base, _, number = redis_url_for_tests().rpartition("/")
     env["TEST_REDIS_URL"] = f"{base}/{(int(number) + 1) % 16 if number.isdigit() else 2}"
     return env

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from internal.jobs.registry import job_modules
+from tests.support import environ_for_a_nested_session
 
 
 def nested_session_env() -> dict[str, str]:
     """Environment of a test session started from within this one: nothing of it is shared."""
-    return {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    return environ_for_a_nested_session()
 
 
 def native_job_names() -> list[str]:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
 from internal.workers.main import discover
+from tests.support import environ_for_a_nested_session
 
 
 def nested_session_env() -> dict[str, str]:
     """Environment of a test session started from within this one: nothing of it is shared (the
     nested session starts its own dev server on free ports)."""
-    return {k: v for k, v in os.environ.items() if k != "TEST_DATABASE_URL"}
+    return environ_for_a_nested_session()
 
 
 def native_job_names() -> list[str]:

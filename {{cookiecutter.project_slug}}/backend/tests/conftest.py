@@ -1,5 +1,8 @@
 """Fixtures for real services: a database (SQLite, or Postgres via TEST_DATABASE_URL), a real SMTP
-server, the app with its lifespan, and the task runner's own fixtures (`tests.runner_fixtures`)."""
+server, the app with its lifespan, and the task runner's own fixtures (`tests.runner_fixtures`).
+
+`make test` runs the tests in parallel (pytest-xdist, one process per core): every fixture here is
+per process, and each process gets a database of its own (`worker_database_url`)."""
 
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, make_url, text
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from internal.config import Settings, sync_database_url
 from internal.db.base import Base
-from tests.support import Mailbox, SmtpServer, api_client, headers_for, make_admin
+from internal.services import passwords
+from tests.support import Mailbox, SmtpServer, api_client, headers_for, make_admin, xdist_worker
 
 pytest_plugins = ["tests.runner_fixtures"]
 
@@ -44,6 +49,24 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+def worker_database_url(url: str) -> str:
+    """`url` itself, or under pytest-xdist a database of this worker's own next to it
+    (`<name>_gw0`, `<name>_gw1`, ...), created on first use."""
+    worker = xdist_worker()
+    if worker is None:
+        return url
+    own = make_url(url).set(database=f"{make_url(url).database}_{worker}")
+    engine = create_engine(sync_database_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database: Postgres from TEST_DATABASE_URL (emptied first), else a fresh SQLite file."""
@@ -52,6 +75,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         database = make_url(url).database or ""
         if "test" not in database:
             pytest.exit(f"TEST_DATABASE_URL names {database!r}: it is emptied, its name must contain 'test'")
+        url = worker_database_url(url)
         engine = create_engine(sync_database_url(url))
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -63,15 +87,32 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def cleanup_engine(database_url: str) -> Iterator[Engine]:
+    """One engine for emptying the tables after every test (pre-ping: a test may restart connections)."""
+    engine = create_engine(sync_database_url(database_url), pool_pre_ping=True)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(autouse=True)
-def _empty_tables(database_url: str) -> Iterator[None]:
+def _empty_tables(cleanup_engine: Engine) -> Iterator[None]:
     """Per-test isolation: every test starts with empty tables."""
     yield
-    engine = create_engine(sync_database_url(database_url))
-    with engine.begin() as connection:
+    with cleanup_engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-    engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> Iterator[None]:
+    """Argon2id at its smallest cost in this process: the production profile costs about 0.2 s of
+    CPU per hash, most of a test that signs up and logs in. Hashes still are real Argon2id (their
+    parameters travel in the hash, so those made elsewhere, e.g. by `python -m internal.migrate`,
+    still verify)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session")

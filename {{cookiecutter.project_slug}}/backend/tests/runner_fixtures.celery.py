@@ -1,8 +1,10 @@
 """Runner fixtures for Celery: a real Redis and a real worker (not eager mode).
 
 Redis comes from TEST_REDIS_URL, else redis://127.0.0.1:6379/1 (emptied at the start of the
-session: use a database number of its own). Without Redis the tests that need it are skipped with
-the reason, except under CI=true, where that is a failure.
+session: use a database number of its own). Under pytest-xdist worker N takes the number 2N above
+it, so each worker has its own broker (and a nested session the number after that, see
+`tests.cli_runner`). Without Redis the tests that need it are skipped with the reason, except under
+CI=true, where that is a failure.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -18,12 +21,22 @@ from celery.contrib.testing.worker import start_worker  # type: ignore[import-un
 from internal.celery_app import app as celery_app
 from internal.celery_app import configure
 from internal.config import Settings
+from tests.support import xdist_worker_index
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/1"
 
 
+REDIS_DATABASES = 16  # Redis's default `databases`
+
+
 def redis_url_for_tests() -> str:
-    return os.environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+    index = xdist_worker_index()
+    if not index:
+        return url
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + 2 * index
+    return urlunsplit(parts._replace(path=f"/{number % REDIS_DATABASES}"))
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio import client as temporal_client_api
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from internal.config import Settings, use_settings
+from internal.jobs import runner
 from internal.jobs.runner import connect
 from internal.workers.main import ACTIVITY_THREADS, build_workers
 
@@ -69,6 +71,55 @@ async def job_worker(settings: Settings, temporal_client: Client) -> AsyncIterat
     use_settings(None)
 
 
+class StartedWorkflows(temporal_client_api.Interceptor):
+    """Client interceptor that keeps a handle of every workflow its client starts."""
+
+    def __init__(self) -> None:
+        self.handles: list[WorkflowHandle[Any, Any]] = []
+
+    def intercept_client(
+        self, next: temporal_client_api.OutboundInterceptor
+    ) -> temporal_client_api.OutboundInterceptor:
+        return _RecordStarts(next, self.handles)
+
+    def take(self) -> list[WorkflowHandle[Any, Any]]:
+        taken, self.handles[:] = list(self.handles), []
+        return taken
+
+
+class _RecordStarts(temporal_client_api.OutboundInterceptor):
+    def __init__(
+        self, next: temporal_client_api.OutboundInterceptor, handles: list[WorkflowHandle[Any, Any]]
+    ) -> None:
+        super().__init__(next)
+        self._handles = handles
+
+    async def start_workflow(self, input: temporal_client_api.StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+        handle = await super().start_workflow(input)
+        self._handles.append(handle)
+        return handle
+
+
+@pytest.fixture(scope="session", autouse=True)
+def started_workflows() -> Iterator[StartedWorkflows]:
+    """Every workflow a `JobRunner` starts in this process (the app's, a test's), as handles.
+
+    The real `connect`, whose client also records its starts: a test's workflows can then be awaited
+    by their handles, which answer as soon as the run closes, instead of found by listing (the
+    visibility a listing reads lags behind a start)."""
+    recorder = StartedWorkflows()
+    real_connect = runner.connect
+
+    async def recording_connect(settings: Settings, **options: Any) -> Client:
+        config = (await real_connect(settings, **options)).config()
+        config["interceptors"] = [*config["interceptors"], recorder]
+        return Client(**config)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "connect", recording_connect)
+        yield recorder
+
+
 async def running_workflows(client: Client) -> list[str]:
     return [
         execution.id
@@ -77,20 +128,33 @@ async def running_workflows(client: Client) -> list[str]:
     ]
 
 
+async def closed(handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait for the run to close, however it ends (failed, terminated, timed out: closed all the same)."""
+    with suppress(Exception):
+        await handle.result()
+
+
 @pytest.fixture(autouse=True)
-async def _finish_workflows(request: pytest.FixtureRequest, _empty_tables: None) -> AsyncIterator[None]:
+async def _finish_workflows(
+    request: pytest.FixtureRequest, _empty_tables: None, started_workflows: StartedWorkflows
+) -> AsyncIterator[None]:
     """After a test that ran the worker, let its workflows finish before the tables are emptied.
 
     Otherwise a job still running would find its rows gone and fail into the next test's store.
-    Whatever is still running after DRAIN_SECONDS is terminated.
+    The runs the test started are awaited by their handles; then any other run still listed as
+    running (one a Schedule started) is awaited. Whatever still runs after DRAIN_SECONDS is
+    terminated.
     """
     yield
+    started = started_workflows.take()
     if "job_worker" not in request.fixturenames:
         return
     client: Client = request.getfixturevalue("job_worker")
-    await asyncio.sleep(0.2)  # visibility (the list below) lags a start by a few milliseconds
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DRAIN_SECONDS
+    with suppress(TimeoutError):
+        async with asyncio.timeout_at(deadline):
+            await asyncio.gather(*(closed(handle) for handle in started))
     while running := await running_workflows(client):
         if loop.time() > deadline:
             for workflow_id in running:

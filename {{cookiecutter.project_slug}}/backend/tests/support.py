@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 import threading
@@ -76,6 +77,28 @@ async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
         yield client
+
+
+def xdist_worker() -> str | None:
+    """The pytest-xdist worker this process is ("gw0", "gw1", ...), None when tests run in one process."""
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def xdist_worker_index() -> int:
+    """0, 1, ... for the xdist workers; 0 when tests run in one process."""
+    worker = xdist_worker()
+    return int(worker.removeprefix("gw")) if worker else 0
+
+
+def environ_for_a_nested_session() -> dict[str, str]:
+    """This process's environment without what ties it to this session: the Postgres database (a
+    nested session empties its database: it gets SQLite) and, under xdist, this worker's identity
+    (a nested session runs in one process)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name != "TEST_DATABASE_URL" and not name.startswith("PYTEST_XDIST_")
+    }
 
 
 def free_port() -> int:

@@ -34,7 +34,8 @@ from tests.conftest import BACKEND
 from tests.support import Mailbox, eventually
 
 PROJECT = BACKEND.parent
-SKIP = shutil.ignore_patterns(".venv", "__pycache__", "*.db", "*.db-*", ".*_cache")
+# .coverage*: data files that test processes running alongside (pytest-xdist) write and combine meanwhile.
+SKIP = shutil.ignore_patterns(".venv", "__pycache__", "*.db", "*.db-*", ".*_cache", ".coverage*")
 JOB_FILES = ("backend/internal/jobs/generate_report.py", "backend/tests/jobs/test_generate_report.py")
 # The jobs this project ships: every job module (it declares CONTRACT) that `make job` did not write.
 SHIPPED_JOBS = sorted(
