@@ -49,7 +49,7 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.e2e
 
-E2E_REDIS_DB = 3
+E2E_REDIS_DB = 4
 
 
 class PeerMailbox(Mailbox):

@@ -45,7 +45,7 @@ def test_lowest_allowed_versions_pass_the_projects_lint_and_tests(
     env = project_env(
         UV_RESOLUTION="lowest-direct",
         TEST_DATABASE_URL=fresh_database(f"lich_test_lowest_{runner}"),
-        TEST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/13",
+        TEST_REDIS_URL=redis_url.rsplit("/", 1)[0] + "/8",
     )
     (backend / "uv.lock").unlink()  # resolve afresh: the shipped lock's versions are no preference
     run(["uv", "sync", "--quiet"], backend, env=env)
