@@ -1,8 +1,10 @@
 .PHONY: test test-render test-variant test-e2e test-cli test-crash test-fuzz lint bench bench-quick lock lock-upgrade
 
-## Every tier (render, variant, e2e, cli, crash, fuzz) against real services: what CI runs.
+## Every tier (render, variant, e2e, cli, crash, fuzz) against real services: what CI runs. Three
+## pytest-xdist workers: most of the time goes to waiting on workers, brokers and SMTP, so modules run
+## side by side (conftest.py keeps the tests that share a service in one worker).
 test:
-	uv run pytest
+	uv run pytest -n 3 --dist loadgroup --durations=15
 
 ## The fast tier: bake every variant and check the trees (seconds).
 test-render:
