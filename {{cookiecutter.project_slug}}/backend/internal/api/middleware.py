@@ -151,9 +151,10 @@ class BodySizeLimit(HttpMiddleware):
             refusal = RequestTooLarge(self.max_bytes)
             await send_json(send, refusal.status_code, {"detail": refusal.detail})
             return
-        if declared and not header(scope, b"transfer-encoding"):
-            # The server's framing ends the body at the declared length (HTTP/2 refuses a body that
-            # disagrees with it): nothing to count, the app reads the body directly.
+        if not header(scope, b"transfer-encoding"):
+            # The server's framing ends the body at the declared length, and a request with neither
+            # header has no body (HTTP/2 refuses a body that disagrees with its length): nothing to
+            # count, the app reads the body directly.
             await self.app(scope, receive, send)
             return
         received = 0
