@@ -2,9 +2,9 @@
 
 ## Every tier (render, variant, e2e, cli, crash, fuzz) against real services: what CI runs. Three
 ## pytest-xdist workers: most of the time goes to waiting on workers, brokers and SMTP, so modules run
-## side by side (conftest.py keeps the tests that share a service in one worker).
+## side by side; the tests of one module stay in one worker, in order (they share services).
 test:
-	uv run pytest -n 3 --dist loadgroup --durations=15
+	uv run pytest -n 3 --dist loadscope --durations=15
 
 ## The fast tier: bake every variant and check the trees (seconds).
 test-render:

@@ -109,29 +109,17 @@ def redis_url() -> Iterator[str]:
     yield url
 
 
-# Modules whose tests of different runners share nothing (each runner's tests use their own Redis
-# database, Postgres databases and ports), so `pytest -n` may run one runner's tests beside another's.
-SPLIT_BY_RUNNER = {"test_cli_tier", "test_variant", "test_variant_floors"}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test belongs to exactly one tier, so `make test-render` and CI select them reliably.
 
-    Under pytest-xdist (`--dist loadgroup`, as `make test` runs), the tests of a module that starts
-    services run one after another in one worker (they share a Redis database or a broker queue), and
-    modules run beside each other; render tests, which share nothing, are spread freely."""
+    `make test` runs under pytest-xdist with `--dist loadscope`: the tests of one module run one
+    after another in one worker (they share a Redis database, a broker queue or default ports), and
+    modules run beside each other, each using Redis databases of its own."""
     tiers = {"render", "variant", "e2e", "cli", "crash", "fuzz"}
     for item in items:
         marks = {mark.name for mark in item.iter_markers()} & tiers
         if len(marks) != 1:
             raise pytest.UsageError(f"{item.nodeid} must carry exactly one tier marker of {sorted(tiers)}")
-        if marks == {"render"}:
-            continue
-        group = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid.split("::", 1)[0]
-        runner = getattr(item, "callspec", None) and item.callspec.params.get("runner")
-        if group in SPLIT_BY_RUNNER and runner:
-            group = f"{group}[{runner}]"
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(wrapper=True)
