@@ -90,8 +90,8 @@ def make_generate_report(project: Path, uv: str) -> None:
     assert all((project / relative).is_file() for relative in JOB_FILES)
 
 
-def run_tests(project: Path, redis_url: str | None) -> str:
-    env = lich_env(**({"TEST_REDIS_URL": redis_url} if redis_url else {}))
+def run_tests(project: Path, database_url: str, redis_url: str | None) -> str:
+    env = lich_env(TEST_DATABASE_URL=database_url, **({"TEST_REDIS_URL": redis_url} if redis_url else {}))
     result = run(["uv", "run", "--no-sync", "pytest", "-p", "no:cacheprovider"], project / "backend", env)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
@@ -105,11 +105,12 @@ def run_tests(project: Path, redis_url: str | None) -> str:
 
 @pytest.mark.parametrize("runner", ["none", "celery", "temporal"])
 def test_make_job_and_the_projects_tests_pass(
-    projects: Callable[[str], Path], uv: str, redis_url: str, runner: str
+    projects: Callable[[str], Path], uv: str, fresh_database: Callable[[str], str], redis_url: str, runner: str
 ) -> None:
     project = projects(runner)
     make_generate_report(project, uv)
-    output = run_tests(project, redis_url if runner == "celery" else None)
+    database_url = fresh_database(f"lich_cli_tests_{runner}")
+    output = run_tests(project, database_url, redis_url if runner == "celery" else None)
     assert "tests/jobs/test_generate_report.py ..." in output, output[-3000:]
 
 
