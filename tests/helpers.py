@@ -39,7 +39,9 @@ def project_env(**overrides: str) -> dict[str, str]:
     """The environment for commands run inside a baked project, as a user's shell would have it:
     without this repository's virtualenv, nor the variables of the `make` that runs these tests."""
     inherited = {"VIRTUAL_ENV", "MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES"}
-    env = {key: value for key, value in os.environ.items() if key not in inherited}
+    # Nor pytest's: under pytest-xdist the worker's PYTEST_XDIST_WORKER would make the project's own
+    # test session pick the Redis and database numbers of an xdist worker it is not.
+    env = {key: value for key, value in os.environ.items() if key not in inherited and not key.startswith("PYTEST_")}
     return {**env, **overrides}
 
 

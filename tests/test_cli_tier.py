@@ -91,7 +91,7 @@ def make_generate_report(project: Path, uv: str) -> None:
 
 
 def run_tests(project: Path, database_url: str, redis_url: str | None) -> str:
-    env = lich_env(TEST_DATABASE_URL=database_url, **({"TEST_REDIS_URL": redis_url} if redis_url else {}))
+    env = {**lich_env(**({"TEST_REDIS_URL": redis_url} if redis_url else {})), "TEST_DATABASE_URL": database_url}
     result = run(["uv", "run", "--no-sync", "pytest", "-p", "no:cacheprovider"], project / "backend", env)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
