@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -68,3 +69,29 @@ def cpu_seconds(pid: int) -> float:
 
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return times(pid, True) + sum(times(int(child), False) for child in children)
+
+
+class Child:
+    """A process of a benchmark (worker, server), started and waited for until its log says `ready`."""
+
+    def __init__(self, name: str, command: list[str], cwd: Path, env: dict[str, str], logs: Path, ready: str) -> None:
+        self.log_path = logs / f"{name}.log"
+        self.popen = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 90
+        while ready not in self.log_path.read_text(errors="replace"):
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.popen.pid)
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()

@@ -93,30 +93,6 @@ def with_db(url: str, db: int) -> str:
 # --- inside the project's venv ---------------------------------------------------------------
 
 
-class Worker:
-    def __init__(self, name: str, command: list[str], cwd: Path, env: dict[str, str], logs: Path) -> None:
-        self.log_path = logs / f"{name}.log"
-        self.popen = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 90
-        while "ready." not in self.log_path.read_text(errors="replace"):
-            if self.popen.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} worker did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def cpu_seconds(self) -> float:
-        return baked.cpu_seconds(self.popen.pid)
-
-    def stop(self) -> None:
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-
-
 def drained(client: Any) -> None:
     """Wait until no message is queued or unacknowledged (twice in a row: a fetch is not atomic)."""
     clear = 0
@@ -141,7 +117,7 @@ def inside(project: Path, quick: bool, redis_url: str, worker_command: list[str]
     from internal.config import get_settings
     from internal.jobs import registry
     from internal.jobs.runner import JobRunner
-    from table import compare, emit, interleaved
+    from table import compare, emit, emit_cpu, interleaved
 
     job = importlib.import_module(f"internal.jobs.{baked.JOB_MODULE}")
     payload_model = job.CONTRACT.input_model
@@ -161,10 +137,10 @@ def inside(project: Path, quick: bool, redis_url: str, worker_command: list[str]
         env = {**os.environ, "PYTHONPATH": str(work)}
         bare_command = [worker_command[0], "-A", "bare_celery", *worker_command[3:]]
         workers = [
-            Worker("subject", worker_command, project / "backend", env, work),
+            baked.Child("subject", worker_command, project / "backend", env, work, "ready."),
         ]
         try:
-            workers.append(Worker("baseline", bare_command, work, env, work))
+            workers.append(baked.Child("baseline", bare_command, work, env, work, "ready."))
             loop = asyncio.new_event_loop()
             runner = JobRunner(get_settings())
             loop.run_until_complete(runner.start())
@@ -175,7 +151,7 @@ def inside(project: Path, quick: bool, redis_url: str, worker_command: list[str]
 
             cpu: dict[str, list[tuple[float, float]]] = {"subject": [], "baseline": []}
 
-            def measured(side: str, worker: Worker, enqueue: Callable[[int], None], client: Any, n: int) -> float:
+            def measured(side: str, worker: baked.Child, enqueue: Callable[[int], None], client: Any, n: int) -> float:
                 worker_cpu, producer_cpu = worker.cpu_seconds(), time.process_time()
                 started = time.perf_counter()
                 enqueue(n)
@@ -218,17 +194,8 @@ def inside(project: Path, quick: bool, redis_url: str, worker_command: list[str]
     )
     # CPU time per job, less sensitive than jobs/s to other load on the machine.
     for index, part in enumerate(("enqueue (producer)", "run (worker and pool)")):
-        emit(
-            compare(
-                "celery",
-                f"CPU per job, {part}",
-                "ms",
-                [1000 * pair[index] for pair in cpu["subject"]],
-                [1000 * pair[index] for pair in cpu["baseline"]],
-                goal=None,
-                higher_is_better=False,
-            )
-        )
+        subject, baseline = ([pair[index] for pair in cpu[side]] for side in ("subject", "baseline"))
+        emit_cpu("celery", f"CPU per job, {part}", subject, baseline)
 
 
 # --- in this repository's environment -----------------------------------------------------------

@@ -96,27 +96,6 @@ BARE_WORKER = textwrap.dedent(
 # --- inside the project's venv ---------------------------------------------------------------
 
 
-class Child:
-    def __init__(self, name: str, command: list[str], cwd: Path, env: dict[str, str], logs: Path, ready: str) -> None:
-        self.log_path = logs / f"{name}.log"
-        self.popen = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=self.log_path.open("wb"), stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 90
-        while ready not in self.log_path.read_text(errors="replace"):
-            if self.popen.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait()
-
-
 def free_ports(count: int) -> list[int]:
     import socket
 
@@ -153,7 +132,7 @@ def inside(project: Path, quick: bool) -> None:
     from internal.config import get_settings
     from internal.jobs import registry
     from internal.jobs.runner import JobRunner
-    from table import compare, emit, interleaved
+    from table import compare, emit, emit_cpu, interleaved
     from temporalio.client import Client
 
     job = importlib.import_module(f"internal.jobs.{baked.JOB_MODULE}")
@@ -174,7 +153,7 @@ def inside(project: Path, quick: bool) -> None:
             *("server", "start-dev", "--headless", "--ip", "127.0.0.1", "--log-level", "warn"),
             *("--port", str(port), "--http-port", str(http_port), "--metrics-port", str(metrics_port)),
         ]
-        children: list[Child] = []
+        children: list[baked.Child] = []
         try:
             server = subprocess.Popen(server_command, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             loop = asyncio.new_event_loop()
@@ -191,10 +170,10 @@ def inside(project: Path, quick: bool) -> None:
 
             bare_client = loop.run_until_complete(connected())
             children.append(
-                Child("subject", [python, "-m", "internal.workers.main"], backend, env, work, "worker started")
+                baked.Child("subject", [python, "-m", "internal.workers.main"], backend, env, work, "worker started")
             )
             children.append(
-                Child(
+                baked.Child(
                     "baseline",
                     [python, str(work / "bare_worker.py"), address, baseline_queue],
                     work,
@@ -232,12 +211,12 @@ def inside(project: Path, quick: bool) -> None:
 
             cpu: dict[str, list[float]] = {"subject": [], "baseline": []}
 
-            def timed(round_: Any, n: int, worker: Child, side: str) -> float:
-                worker_cpu = baked.cpu_seconds(worker.popen.pid)
+            def timed(round_: Any, n: int, worker: baked.Child, side: str) -> float:
+                worker_cpu = worker.cpu_seconds()
                 started = time.perf_counter()
                 loop.run_until_complete(round_(n))
                 rate = n / (time.perf_counter() - started)
-                cpu[side].append((baked.cpu_seconds(worker.popen.pid) - worker_cpu) / n)
+                cpu[side].append((worker.cpu_seconds() - worker_cpu) / n)
                 return rate
 
             def subject(n: int = count) -> float:
@@ -266,18 +245,7 @@ def inside(project: Path, quick: bool) -> None:
             goal=0.9,
         )
     )
-    # CPU time of the worker process per workflow, less sensitive than workflows/s to other load.
-    emit(
-        compare(
-            "temporal",
-            "CPU per workflow, worker process",
-            "ms",
-            [1000 * value for value in cpu["subject"]],
-            [1000 * value for value in cpu["baseline"]],
-            goal=None,
-            higher_is_better=False,
-        )
-    )
+    emit_cpu("temporal", "CPU per workflow, worker process", cpu["subject"], cpu["baseline"])
 
 
 # --- in this repository's environment -----------------------------------------------------------

@@ -76,6 +76,14 @@ def compare(
     return Row(area, measure, unit, subject, baseline, ratio, spread, goal, higher_is_better)
 
 
+def emit_cpu(area: str, measure: str, subject_seconds: list[float], baseline_seconds: list[float]) -> None:
+    """A row of CPU milliseconds per unit of work: no goal, it explains the throughput row beside it
+    (CPU time is less sensitive than throughput to other load on the machine)."""
+    subject = [1000 * value for value in subject_seconds]
+    baseline = [1000 * value for value in baseline_seconds]
+    emit(compare(area, measure, "ms", subject, baseline, goal=None, higher_is_better=False))
+
+
 def figure(value: float) -> str:
     """A figure with as many decimals as its size deserves (1,129 req/s; 23.4 MiB; 0.412 s)."""
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}" if value >= 10 else f"{value:.3f}"
