@@ -6,6 +6,9 @@ Runs each benchmark script in turn (each bakes what it needs and starts its own 
 the rows they emit (see table.py), prints one table and writes it to benchmarks/RESULTS.md with the
 date and the machine. `--quick` runs few, short rounds: it proves the benchmarks work, its figures
 are noisy and it does not overwrite RESULTS.md.
+
+Outside the table: `request_body_memory.py` measures the API's memory while it refuses a 100 MiB body
+(MAX_REQUEST_BYTES), a check of the hostile-input limit rather than a ratio to a baseline.
 """
 
 from __future__ import annotations

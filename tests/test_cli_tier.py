@@ -72,10 +72,11 @@ def projects(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Callable[[str
 
 
 def lich_env(**overrides: str) -> dict[str, str]:
-    """No test database of the caller's (the project's tests empty it), everything else as is."""
-    env = project_env(**overrides)
+    """No test database of the caller's (the project's tests empty it) unless one is given, everything
+    else as is."""
+    env = project_env()
     env.pop("TEST_DATABASE_URL", None)
-    return env
+    return {**env, **overrides}
 
 
 def make_generate_report(project: Path, uv: str) -> None:
@@ -91,7 +92,7 @@ def make_generate_report(project: Path, uv: str) -> None:
 
 
 def run_tests(project: Path, database_url: str, redis_url: str | None) -> str:
-    env = {**lich_env(**({"TEST_REDIS_URL": redis_url} if redis_url else {})), "TEST_DATABASE_URL": database_url}
+    env = lich_env(TEST_DATABASE_URL=database_url, **({"TEST_REDIS_URL": redis_url} if redis_url else {}))
     result = run(["uv", "run", "--no-sync", "pytest", "-p", "no:cacheprovider"], project / "backend", env)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
