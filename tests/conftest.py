@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -18,6 +19,14 @@ import pytest
 import redis
 
 from tests.helpers import CRASH_REPORTS, IN_CI, RUNNERS, bake, create_database, project_env
+
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set (CI images often set it): the tiers
+# start hundreds of Python processes in baked projects (APIs, workers, the lich command, the
+# projects' own test sessions), each of which would otherwise compile the project and its
+# dependencies again. Dropped here, before pytest-xdist starts its workers, so that they and every
+# command they run inherit its absence.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 BAKE_ANSWERS = {"project_name": "Lich Shop", "author_email": "dev@example.com"}
 

@@ -9,7 +9,10 @@ CI=true, where that is a failure.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +27,8 @@ from internal.config import Settings
 from tests.support import xdist_worker_index
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/1"
+DRAIN_SECONDS = 30.0
+log = logging.getLogger(__name__)
 
 
 REDIS_DATABASES = 16  # Redis's default `databases`
@@ -63,3 +68,41 @@ def job_worker(settings: Settings) -> Iterator[Any]:
 
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
         yield worker
+
+
+def _jobs_in_flight(client: redis.Redis, queues: set[str]) -> int:
+    """Messages of `queues` queued, or delivered and not yet acknowledged (late acks: a running
+    job's message stays in kombu's `unacked` hash until the job has ended, a retry's until its
+    countdown ran). Each `unacked` entry is [message, exchange, routing key]."""
+    queued = sum(int(client.llen(queue)) for queue in queues)
+    unacked = client.hvals("unacked")
+    return queued + sum(1 for entry in unacked if json.loads(entry)[-1] in queues)
+
+
+@pytest.fixture(autouse=True)
+def _finish_jobs(request: pytest.FixtureRequest, _empty_tables: None) -> Iterator[None]:
+    """After a test that ran the worker, let the jobs it queued end before the tables are emptied.
+
+    Otherwise a job still queued would find its rows gone and fail into the next test's store (and
+    its log). Idle means nothing in flight on the worker's queues twice in a row (a message moves
+    from its queue to the `unacked` hash in two steps). Whatever is still in flight after
+    DRAIN_SECONDS is purged.
+    """
+    yield
+    if "job_worker" not in request.fixturenames:
+        return
+    worker = request.getfixturevalue("job_worker")
+    queues = {queue.name for queue in worker.consumer.task_consumer.queues}
+    client = redis.Redis.from_url(redis_url_for_tests())
+    try:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        idle = 0
+        while idle < 2:
+            if time.monotonic() > deadline:
+                log.warning("jobs still in flight after %.0f s: purged", DRAIN_SECONDS)
+                celery_app.control.purge()
+                break
+            idle = idle + 1 if _jobs_in_flight(client, queues) == 0 else 0
+            time.sleep(0.02)
+    finally:
+        client.close()

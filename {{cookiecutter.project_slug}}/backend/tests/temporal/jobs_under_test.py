@@ -26,7 +26,9 @@ class ScriptedResult(BaseModel):
     calls: int = 0
 
 
-FAST = JobContract(name="scripted", input_model=ScriptedInput, max_tries=3, timeout=2.0, retry_after=0.05)
+# Test-only timeout: short, so the timeout test waits 3 tries of 1.5 s, yet far above a try that
+# does not sleep, even on a loaded machine.
+FAST = JobContract(name="scripted", input_model=ScriptedInput, max_tries=3, timeout=1.5, retry_after=0.05)
 _calls: dict[str, int] = {}
 _lock = threading.Lock()
 

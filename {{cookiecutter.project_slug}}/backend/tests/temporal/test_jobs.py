@@ -108,7 +108,7 @@ async def test_permanent_error_is_tried_once(runner: JobRunner, settings: Settin
 
 
 async def test_a_try_over_the_timeout_counts_as_failed(runner: JobRunner, settings: Settings) -> None:
-    payload = ScriptedInput(key=key(), sleep_seconds=2.5)
+    payload = ScriptedInput(key=key(), sleep_seconds=1.8)
     with pytest.raises(WorkflowFailureError):
         await run(runner, payload)
     [entry] = all_rows(settings, FailedJob)
@@ -117,7 +117,7 @@ async def test_a_try_over_the_timeout_counts_as_failed(runner: JobRunner, settin
 
 
 async def test_duplicate_start_while_running_is_a_no_op(runner: JobRunner) -> None:
-    payload = ScriptedInput(key=key(), sleep_seconds=1.2)  # under FAST.timeout (2 s)
+    payload = ScriptedInput(key=key(), sleep_seconds=0.6)  # under FAST.timeout (1.5 s)
     first = await runner.start_workflow(
         ScriptedWorkflow.run, payload, workflow_id=f"s-{payload.key}", queue=QUEUE
     )
@@ -133,7 +133,7 @@ async def test_duplicate_start_while_running_is_a_no_op(runner: JobRunner) -> No
 
 
 async def test_a_refused_start_returns_while_the_running_run_is_still_running(runner: JobRunner) -> None:
-    payload = ScriptedInput(key=key(), sleep_seconds=1.8)  # under FAST.timeout (2 s)
+    payload = ScriptedInput(key=key(), sleep_seconds=0.9)  # under FAST.timeout (1.5 s)
     workflow_id = f"s-{payload.key}"
     first = await runner.start_workflow(ScriptedWorkflow.run, payload, workflow_id=workflow_id, queue=QUEUE)
     assert first is not None
