@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-key", "password"})
@@ -37,6 +35,11 @@ SYNC_DRIVERS = {"postgresql+psycopg": "postgresql+psycopg", "sqlite+aiosqlite": 
 
 def _with_driver(url: str, drivers: dict[str, str]) -> str:
     """Parse with SQLAlchemy's own URL parser and swap only the driver; the rest stays as given."""
+    # Imported on first use: commands that never read the settings (`lich --help`, `lich make job`)
+    # start without loading SQLAlchemy (about half a second).
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError:
