@@ -82,6 +82,9 @@ def ${snake}_activity(payload: ${Name}Input) -> ${Name}Result:
     return run_activity(CONTRACT, handle, payload)
 
 
+# Workflow code is replayed from history, and the worker imports this module once for all runs
+# (`internal.workers.main`): time, randomness and ids come from `workflow.now()`, `workflow.random()`
+# and `workflow.uuid4()`; no I/O here and no module-level state that a run changes.
 @workflow.defn(name="${Name}Workflow")
 class ${Name}Workflow:
     @workflow.run

@@ -29,6 +29,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from internal import jobs, workers
 from internal.config import Settings, get_settings, use_settings
@@ -49,6 +50,32 @@ HEARTBEAT_INTERVAL_SECONDS = 10.0
 DEFAULT_HEARTBEAT_FILE = Path(tempfile.gettempdir()) / "worker.heartbeat"
 CONNECT_RETRY_MAX_SECONDS = 30.0
 PACKAGES = (jobs, workers)
+
+# The workflow sandbox re-imports a workflow's module for every run, so that module-level state
+# cannot leak from one run into the next. For a job module that meant re-creating its pydantic
+# models, its contract and every decorator on each run (a quarter more worker CPU per job than a bare
+# SDK worker). The project's own modules keep no per-run state, so the worker passes `internal`
+# through: each module is imported once per process, like any other library. What that gives up,
+# and what job authors must keep to in `internal` (workflow classes and everything at module
+# level):
+# - no module-level state that workflow code changes (a list, dict, counter or cache): every run
+#   and every replay in the process shares it;
+# - nothing computed at import from the clock, randomness, the environment or I/O that workflow
+#   code branches on;
+# - in workflow code, `workflow.now()`, `workflow.random()`, `workflow.uuid4()` and
+#   `workflow.sleep()` only, never `datetime.now()`, `random`, `uuid.uuid4()`, `time.time()` or
+#   `os.environ`: for passed-through modules the sandbox no longer stops those at run time (it still
+#   refuses I/O builtins such as `open`).
+# The replay tests (tests/temporal/test_replay.py) replay histories under the full sandbox, which
+# re-imports the modules and refuses those calls, and any module not under `internal` still runs
+# in the full sandbox.
+PASSED_THROUGH_MODULES = ("internal",)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker of the project runs workflows in (tests' workers included)."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH_MODULES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
 def _modules(package: ModuleType) -> list[ModuleType]:
@@ -102,6 +129,7 @@ def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecut
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            workflow_runner=workflow_runner(),
         )
         for queue in task_queues(settings)
     ]

@@ -17,6 +17,7 @@ from internal.jobs.runner import JobRunner, task_queue
 from internal.models import FailedJob
 from internal.workers.activities import record_failed_job
 from internal.workers.jobs import RECORD_FAILURE_RETRY, retry_policy
+from internal.workers.main import workflow_runner
 from tests.support import eventually
 from tests.temporal import jobs_under_test
 from tests.temporal.helpers import all_rows
@@ -35,6 +36,7 @@ async def runner(settings: Settings, job_worker: Client) -> AsyncIterator[JobRun
             workflows=[ScriptedWorkflow],
             activities=[jobs_under_test.scripted, record_failed_job],
             activity_executor=executor,
+            workflow_runner=workflow_runner(),
         )
         async with worker:
             instance = JobRunner(settings)

@@ -34,6 +34,8 @@ def recorded() -> list[Path]:
 async def test_recorded_history_replays_with_the_current_code(path: Path) -> None:
     workflows, _ = discover()
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    # The full sandbox, unlike the worker (internal.workers.main.workflow_runner): it re-imports
+    # the workflow modules and refuses the clock, randomness and environment in workflow code.
     replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
     await replayer.replay_workflow(history)
 
