@@ -65,7 +65,7 @@ async def job_worker(settings: Settings, temporal_client: Client) -> AsyncIterat
     """The worker of `internal.workers.main`, in this process, for the whole session."""
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         async with AsyncExitStack() as stack:
-            for worker in build_workers(temporal_client, settings, executor):
+            for worker in build_workers(temporal_client, settings, executor, strict=True):
                 await stack.enter_async_context(worker)
             yield temporal_client
     use_settings(None)

@@ -66,14 +66,17 @@ PACKAGES = (jobs, workers)
 #   `workflow.sleep()` only, never `datetime.now()`, `random`, `uuid.uuid4()`, `time.time()` or
 #   `os.environ`: for passed-through modules the sandbox no longer stops those at run time (it still
 #   refuses I/O builtins such as `open`).
-# The replay tests (tests/temporal/test_replay.py) replay histories under the full sandbox, which
-# re-imports the modules and refuses those calls, and any module not under `internal` still runs
-# in the full sandbox.
+# The project's tests run their workers (and replays) under the full sandbox (`strict=True`), which
+# re-imports the modules for every run and refuses those calls: a job whose workflow breaks these
+# rules fails its tests. Any module not under `internal` still runs in the full sandbox.
 PASSED_THROUGH_MODULES = ("internal",)
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox every worker of the project runs workflows in (tests' workers included)."""
+def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
+    """The sandbox workflows run in: `internal` passed through, or with `strict` (tests) the full
+    sandbox, which also refuses non-deterministic calls in the project's own workflow code."""
+    if strict:
+        return SandboxedWorkflowRunner()
     restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH_MODULES)
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
@@ -116,8 +119,11 @@ def task_queues(settings: Settings) -> list[str]:
     return sorted(queues)
 
 
-def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> list[Worker]:
-    """One worker per task queue, each with every workflow and activity; activities see `settings`."""
+def build_workers(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor, *, strict: bool = False
+) -> list[Worker]:
+    """One worker per task queue, each with every workflow and activity; activities see `settings`.
+    `strict`: the full workflow sandbox (see `workflow_runner`)."""
     use_settings(settings)
     workflow_classes, activity_fns = discover()
     return [
@@ -129,7 +135,7 @@ def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecut
             activity_executor=executor,
             max_concurrent_activities=ACTIVITY_THREADS,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-            workflow_runner=workflow_runner(),
+            workflow_runner=workflow_runner(strict=strict),
         )
         for queue in task_queues(settings)
     ]

@@ -36,7 +36,7 @@ async def runner(settings: Settings, job_worker: Client) -> AsyncIterator[JobRun
             workflows=[ScriptedWorkflow],
             activities=[jobs_under_test.scripted, record_failed_job],
             activity_executor=executor,
-            workflow_runner=workflow_runner(),
+            workflow_runner=workflow_runner(strict=True),
         )
         async with worker:
             instance = JobRunner(settings)

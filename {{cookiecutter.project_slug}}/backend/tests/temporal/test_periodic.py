@@ -115,7 +115,7 @@ async def test_while_no_worker_runs_one_run_waits_and_the_others_are_skipped(
         await job_worker.get_schedule_handle(sid).pause()
         with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
             async with AsyncExitStack() as stack:
-                for worker in build_workers(job_worker, unpolled, executor):
+                for worker in build_workers(job_worker, unpolled, executor, strict=True):
                     await stack.enter_async_context(worker)
 
                 async def one_completed() -> int | None:
