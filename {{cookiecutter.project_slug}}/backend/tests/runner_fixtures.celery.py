@@ -74,8 +74,12 @@ def _jobs_in_flight(client: redis.Redis, queues: set[str]) -> int:
     """Messages of `queues` queued, or delivered and not yet acknowledged (late acks: a running
     job's message stays in kombu's `unacked` hash until the job has ended, a retry's until its
     countdown ran). Each `unacked` entry is [message, exchange, routing key]."""
-    queued = sum(int(client.llen(queue)) for queue in queues)
-    unacked = client.hvals("unacked")
+    pipe = client.pipeline()
+    for queue in sorted(queues):
+        pipe.llen(queue)
+    pipe.hvals("unacked")
+    *lengths, unacked = pipe.execute()
+    queued: int = sum(lengths)
     return queued + sum(1 for entry in unacked if json.loads(entry)[-1] in queues)
 
 
