@@ -15,8 +15,13 @@ compares requests/s in interleaved rounds:
 Rounds of 10 s; `--quick`: one round of 2 s. Sign-up rounds are longer in both modes (20 to 45 s,
 see SIGN_UP_SECONDS), as each takes a fraction of a second of CPU for its Argon2 hash and waits
 behind up to 63 others: their rate is counted in steady state, from the new users' `created_at`
-(see `Stack.sign_ups_per_second`). A
-round in which wrk saw any error (non-2xx, socket error, timeout) fails the measurement: no figure
+(see `Stack.sign_ups_per_second`).
+
+Beside each throughput row of /health and the DB read, a row of the server process's CPU time per
+request over the same rounds (no goal): it explains the ratio, and other load on the machine moves
+it much less than requests/s, which such load can halve in one round and not in the next.
+
+A round in which wrk saw any error (non-2xx, socket error, timeout) fails the measurement: no figure
 is reported for it, and the script exits non-zero.
 """
 
@@ -31,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from api_stack import MeasurementFailed, Server, Stack, wrk
-from table import compare, emit, interleaved
+from table import compare, emit, emit_cpu, interleaved
 
 CONNECTIONS = (32, 64)
 WARM_UP_SECONDS = 2.0
@@ -65,12 +70,23 @@ def main() -> int:
         user_id, token = stack.user(template.base, "bench-reader@example.com")
         auth = (f"Authorization: Bearer {token}",)
 
+        # CPU seconds per request of each server's runs, by server name (reset per comparison).
+        cpu: dict[str, list[float]] = {}
+
+        def per_request(
+            server: Server, url: str, connections: int, seconds: float, headers: tuple[str, ...] = ()
+        ) -> float:
+            before = server.cpu_seconds()
+            load = wrk(url, connections=connections, seconds=seconds, headers=headers)
+            cpu.setdefault(server.name, []).append((server.cpu_seconds() - before) / load.requests)
+            return load.requests_per_second
+
         def health(server: Server, connections: int, seconds: float) -> float:
-            return wrk(f"{server.base}/health", connections=connections, seconds=seconds).requests_per_second
+            return per_request(server, f"{server.base}/health", connections, seconds)
 
         def read(server: Server, connections: int, seconds: float) -> float:
             url = f"{server.base}/api/v1/users/{user_id}"
-            return wrk(url, connections=connections, seconds=seconds, headers=auth).requests_per_second
+            return per_request(server, url, connections, seconds, headers=auth)
 
         one_sign_up = stack.sign_up_latency(template)
 
@@ -92,6 +108,7 @@ def main() -> int:
                 if warm_up:  # pools filled, caches and code paths warm
                     measured(run, template, connections, WARM_UP_SECONDS)()
                     measured(run, baseline, connections, WARM_UP_SECONDS)()
+                cpu.clear()
                 subject_values, baseline_values = interleaved(
                     rounds,
                     measured(run, template, connections, seconds),
@@ -102,6 +119,8 @@ def main() -> int:
                 print(f"FAILED measurement, no figure: {exc}", file=sys.stderr)
                 continue
             emit(compare("API", label, "req/s", subject_values, baseline_values, goal=goal))
+            if cpu:
+                emit_cpu("API", f"CPU per request, {label}", cpu["template"], cpu["baseline"])
     return 1 if failures else 0
 
 

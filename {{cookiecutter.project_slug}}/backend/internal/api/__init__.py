@@ -1,13 +1,15 @@
-"""HTTP routes. `api_router` is mounted under /api/v1; health routes sit at the root."""
+"""HTTP routes. The `api_routers` are included under /api/v1 (API_PREFIX); health routes sit at the root."""
 
 from fastapi import APIRouter
 
 from internal.api import auth, failed_jobs, {% if cookiecutter.task_runner == "temporal" %}orders, {% endif %}users
 
-api_router = APIRouter()
-api_router.include_router(auth.router)
-api_router.include_router(users.router)
-api_router.include_router(failed_jobs.router)
+API_PREFIX = "/api/v1"
+api_routers: tuple[APIRouter, ...] = (
+    auth.router,
+    users.router,
+    failed_jobs.router,
 {%- if cookiecutter.task_runner == "temporal" %}
-api_router.include_router(orders.router)
+    orders.router,
 {%- endif %}
+)

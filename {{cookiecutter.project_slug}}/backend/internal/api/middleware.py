@@ -3,6 +3,10 @@
 Pure ASGI (not Starlette's BaseHTTPMiddleware), so that a body is counted while it streams in and
 an oversized one is refused without being held in memory, and so that an unexpected exception ends
 in a complete JSON response with the connection still open.
+
+Two layers, as few as the order allows: the request id and the security headers outside CORS (so
+that preflights get them), the JSON 500s and the body limit inside it (so that those answers get
+CORS headers). Each layer costs every request a call and a wrapped `send`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"content-security-policy", b"frame-ancestors 'none'"),
 )
+SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -56,71 +61,34 @@ def request_id_of(scope: Scope) -> str:
     return request_id
 
 
-class HttpMiddleware:
-    """Passes lifespan and websocket traffic through; subclasses handle HTTP requests."""
+class RequestIdAndSecurityHeaders:
+    """Give each request an id (the client's X-Request-ID if it is a plain token) and put it, with
+    the security headers, on every response: routes, errors, CORS preflights and 413s alike."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.handle(scope, receive, send)
-        else:
+        if scope["type"] != "http":  # lifespan and websockets pass through
             await self.app(scope, receive, send)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
-
-
-class RequestIdAndSecurityHeaders(HttpMiddleware):
-    """Give each request an id (the client's X-Request-ID if it is a plain token) and put it, with
-    the security headers, on every response: routes, errors, CORS preflights and 413s alike."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            return
         given = header(scope, REQUEST_ID_HEADER_BYTES).decode("latin-1")
         request_id = given if given and CLIENT_REQUEST_ID.fullmatch(given) else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_header = (REQUEST_ID_HEADER_BYTES, request_id.encode())
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", [])
                 names = {name.lower() for name, _ in headers}
-                message["headers"] = [
-                    *headers,
-                    *(item for item in SECURITY_HEADERS if item[0] not in names),
-                    (REQUEST_ID_HEADER_BYTES, request_id.encode()),
-                ]
+                if names.isdisjoint(SECURITY_HEADER_NAMES):  # the usual case: none set by the route
+                    message["headers"] = [*headers, *SECURITY_HEADERS, request_id_header]
+                else:
+                    kept = [item for item in SECURITY_HEADERS if item[0] not in names]
+                    message["headers"] = [*headers, *kept, request_id_header]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class JsonServerErrors(HttpMiddleware):
-    """Turn any exception a route lets escape into ``{"detail", "request_id"}`` with status 500.
-
-    The exception is logged with the request id; the client sees nothing internal. The exception is
-    not re-raised, so the server completes the response and keeps the connection open.
-    """
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            request_id = request_id_of(scope)
-            where = {"request_id": request_id, "method": scope["method"], "path": scope["path"]}
-            log.exception("unhandled error", extra=where)
-            if started:  # the response is half sent: nothing more can be said on this connection
-                raise
-            detail = "Internal server error; quote the request id when reporting it."
-            await send_json(send, 500, {"detail": detail, "request_id": request_id})
 
 
 class RequestTooLarge(HTTPException):
@@ -133,30 +101,67 @@ class RequestTooLarge(HTTPException):
         )
 
 
-class BodySizeLimit(HttpMiddleware):
-    """Refuse a request body over ``max_bytes`` with 413 (MAX_REQUEST_BYTES).
+def body_framing(scope: Scope) -> tuple[bytes, bool]:
+    """The request's Content-Length (b"" if none) and whether it has a Transfer-Encoding: one pass."""
+    declared, encoded = b"", False
+    for key, value in scope["headers"]:
+        if key == b"content-length" and not declared:
+            declared = bytes(value)
+        elif key == b"transfer-encoding":
+            encoded = True
+    return declared, encoded
+
+
+class JsonErrorsAndBodyLimit:
+    """Refuse a request body over ``max_bytes`` with 413 (MAX_REQUEST_BYTES), and turn any exception
+    a route lets escape into ``{"detail", "request_id"}`` with status 500.
 
     A declared Content-Length over the limit is refused before a byte of the body is read; a
     chunked body as soon as the running count passes the limit. The app never holds more than the
     limit plus one chunk, whatever the client sends.
+
+    An unexpected exception is logged with the request id; the client sees nothing internal. It is
+    not re-raised, so the server completes the response and keeps the connection open.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        super().__init__(app)
+        self.app = app
         self.max_bytes = max_bytes
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        declared = header(scope, b"content-length")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan and websockets pass through
+            await self.app(scope, receive, send)
+            return
+        declared, encoded = body_framing(scope)
         if declared and (not declared.isdigit() or int(declared) > self.max_bytes):
             refusal = RequestTooLarge(self.max_bytes)
             await send_json(send, refusal.status_code, {"detail": refusal.detail})
             return
-        if not header(scope, b"transfer-encoding"):
-            # The server's framing ends the body at the declared length, and a request with neither
-            # header has no body (HTTP/2 refuses a body that disagrees with its length): nothing to
-            # count, the app reads the body directly.
-            await self.app(scope, receive, send)
-            return
+        # Without a Transfer-Encoding the server's framing ends the body at the declared length, and
+        # a request with neither header has no body (HTTP/2 refuses a body that disagrees with its
+        # length): nothing to count, the app reads the body directly.
+        app_receive = self.counting(receive) if encoded else receive
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, app_receive, tracking_send)
+        except Exception:
+            request_id = request_id_of(scope)
+            where = {"request_id": request_id, "method": scope["method"], "path": scope["path"]}
+            log.exception("unhandled error", extra=where)
+            if started:  # the response is half sent: nothing more can be said on this connection
+                raise
+            detail = "Internal server error; quote the request id when reporting it."
+            await send_json(send, 500, {"detail": detail, "request_id": request_id})
+
+    def counting(self, receive: Receive) -> Receive:
+        """`receive`, raising RequestTooLarge once the body received so far passes the limit."""
         received = 0
 
         async def counting_receive() -> Message:
@@ -168,4 +173,4 @@ class BodySizeLimit(HttpMiddleware):
                     raise RequestTooLarge(self.max_bytes)
             return message
 
-        await self.app(scope, counting_receive, send)
+        return counting_receive
