@@ -3,6 +3,7 @@ single-use token through the real SMTP server, the token sets the password once.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from email.message import Message
 
@@ -95,8 +96,15 @@ async def test_the_job_sends_each_request_once(
     client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings
 ) -> None:
     await requested_token(client, mailbox)
-    with sync_sessionmaker(settings.sync_database_url)() as session:
-        reset_id = session.scalars(select(PasswordReset.id)).one()
+
+    def sent_reset() -> int | None:
+        """The request's id once the job has recorded the email (it commits after the SMTP server
+        accepted it, so the email can arrive first)."""
+        with sync_sessionmaker(settings.sync_database_url)() as session:
+            sent = select(PasswordReset.id).where(PasswordReset.email_sent_at.is_not(None))
+            return session.scalars(sent).first()
+
+    reset_id = await eventually(lambda: asyncio.to_thread(sent_reset), within=30)
     assert send_password_reset_email(settings, reset_id) is False
     assert len([m for m in mailbox.messages if "Reset" in m["Subject"]]) == 1
 
