@@ -6,9 +6,10 @@
 test:
 	uv run pytest -n 3 --dist loadscope --durations=15
 
-## The fast tier: bake every variant and check the trees (seconds).
+## The fast tier: bake every variant and check the trees (about a minute of CPU, one process per
+## core: each bakes its own trees).
 test-render:
-	uv run pytest -m render
+	uv run pytest -m render -n auto
 
 test-variant:
 	uv run pytest -m variant

@@ -532,6 +532,7 @@ def run_cookiecutter(output: Path, answers: dict[str, str]) -> subprocess.Comple
     arguments = [f"{key}={value}" for key, value in answers.items()]
     return subprocess.run(
         [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o", str(output), *arguments],
+        stdin=subprocess.DEVNULL,  # a refused answer must never turn into a prompt that waits
         capture_output=True,
         text=True,
         timeout=60,

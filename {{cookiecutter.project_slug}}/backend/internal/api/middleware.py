@@ -81,11 +81,13 @@ class RequestIdAndSecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", [])
                 names = {name.lower() for name, _ in headers}
-                if names.isdisjoint(SECURITY_HEADER_NAMES):  # the usual case: none set by the route
-                    message["headers"] = [*headers, *SECURITY_HEADERS, request_id_header]
-                else:
-                    kept = [item for item in SECURITY_HEADERS if item[0] not in names]
-                    message["headers"] = [*headers, *kept, request_id_header]
+                # A route may set its own security headers; usually it sets none and all are added.
+                added = (
+                    SECURITY_HEADERS
+                    if names.isdisjoint(SECURITY_HEADER_NAMES)
+                    else [item for item in SECURITY_HEADERS if item[0] not in names]
+                )
+                message["headers"] = [*headers, *added, request_id_header]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
