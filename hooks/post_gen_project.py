@@ -75,6 +75,7 @@ MANIFEST: dict[str, Runner] = {
             "CELERY_BROKER_URL",
             "CELERY_RESULT_BACKEND",
             "CELERY_VISIBILITY_TIMEOUT",
+            "CELERY_TASK_SENT_EVENTS",
             "FLOWER_USER",
             "FLOWER_PASSWORD",
         ),

@@ -92,12 +92,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_max_memory_per_child": 512 * 1024,  # KiB: a leaking process is replaced
         "worker_soft_shutdown_timeout": SOFT_SHUTDOWN_TIMEOUT_SECONDS,
         "worker_enable_soft_shutdown_on_idle": True,
-        # Worker task events feed Flower, which turns them on in every worker while it runs (a
-        # broadcast every few seconds): a stack without Flower does not pay ~3 extra messages per
-        # job. Producers do send the "task sent" event (one message per dispatch, on the relay's
-        # side), so Flower shows a job from the moment it was queued, not only once a worker has it.
+        # Task events feed Flower, which turns them on in every worker while it runs (a broadcast
+        # every few seconds): a stack without Flower does not pay ~3 extra messages per job. The
+        # producer's "task sent" event cannot be switched on that way: CELERY_TASK_SENT_EVENTS.
         "worker_send_task_events": False,
-        "task_send_sent_event": True,
+        "task_send_sent_event": settings.celery_task_sent_events,
         "worker_hijack_root_logger": False,
     }
 

@@ -116,9 +116,9 @@ def test_configuration_is_loss_safe() -> None:
     assert conf.enable_utc is True
     assert conf.timezone == "UTC"
     assert conf.task_ignore_result is True
-    # Worker events only while Flower runs (it enables them); "task sent" events always.
+    # Worker events only while Flower runs (it enables them); "task sent" events when asked for.
     assert conf.worker_send_task_events is False
-    assert conf.task_send_sent_event is True
+    assert conf.task_send_sent_event is False
     assert 0 < SOFT_SHUTDOWN_TIMEOUT_SECONDS < 30  # below the compose stop_grace_period
 
 
