@@ -18,7 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from internal import PROJECT_NAME
 from internal.api import API_PREFIX, api_routers, health
-from internal.api.middleware import JsonErrorsAndBodyLimit, RequestIdAndSecurityHeaders
+from internal.api.middleware import ApiEdge
 from internal.api.outages import install_outage_handlers
 from internal.config import Settings, get_settings
 from internal.db.session import create_engine_for, create_sessionmaker
@@ -126,18 +126,19 @@ def document_common_errors(app: FastAPI) -> None:
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Outermost last: every response, a CORS preflight, a 413 or a JSON 500 included, gets the
-    request id and the security headers."""
-    app.add_middleware(JsonErrorsAndBodyLimit, max_bytes=settings.max_request_bytes)
+    """CORS when origins are configured, and outside it the API's edge (request ids, security
+    headers, body limit, JSON 500s), so that every response gets the request id and the security
+    headers, a CORS preflight included, and the edge's own 413s and 500s get the CORS headers."""
+    cors_options: dict[str, Any] | None = None
     if settings.cors_origin_list:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["X-Request-ID"],
-        )
-    app.add_middleware(RequestIdAndSecurityHeaders)
+        cors_options = {
+            "allow_origins": settings.cors_origin_list,
+            "allow_methods": ["*"],
+            "allow_headers": ["*"],
+            "expose_headers": ["X-Request-ID"],
+        }
+        app.add_middleware(CORSMiddleware, **cors_options)
+    app.add_middleware(ApiEdge, max_bytes=settings.max_request_bytes, cors_options=cors_options)
 
 
 app = create_app()

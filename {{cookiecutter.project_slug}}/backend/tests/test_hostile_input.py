@@ -203,6 +203,29 @@ async def test_cors_allows_exactly_the_configured_origins(settings: Settings) ->
     assert "access-control-allow-origin" not in refused.headers
 
 
+async def test_the_413s_and_500s_the_api_edge_answers_itself_carry_the_cors_headers(
+    settings: Settings,
+) -> None:
+    configured = settings.model_copy(
+        update={"cors_origins": "https://app.example.com", "max_request_bytes": 1_000}
+    )
+    app = create_app(configured)
+
+    async def broken() -> None:
+        raise RuntimeError("unexpected")
+
+    app.add_api_route("/broken", broken)
+    origin = {"Origin": "https://app.example.com"}
+    async with app_client(app) as client:
+        too_large = await client.post("/api/v1/users", json={"name": "x" * 2_000}, headers=origin)
+        failed = await client.get("/broken", headers=origin)
+    assert (too_large.status_code, failed.status_code) == (413, 500)
+    for response in (too_large, failed):
+        assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-request-id"]
+
+
 async def test_ready_in_production_names_what_failed_without_host_or_port(settings: Settings) -> None:
     broken = settings.model_copy(
         update={**PRODUCTION, "database_url": "postgresql+psycopg://nobody:hunter2@10.9.8.7:1/none"}
