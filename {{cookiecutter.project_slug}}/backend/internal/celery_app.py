@@ -88,8 +88,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": DEFAULT_QUEUE,
         "task_ignore_result": True,
         "result_expires": 24 * 60 * 60,
-        "worker_max_tasks_per_child": 1000,
-        "worker_max_memory_per_child": 512 * 1024,  # KiB: a leaking process is replaced
+        # A leaking pool process is replaced once it holds 512 MiB (KiB here), and every 10,000
+        # jobs whatever its size. Not every 1,000: forking and warming a replacement costs about
+        # 0.1 s, a tenth of a millisecond per job at that rate, 15 % of a short job's cost.
+        "worker_max_tasks_per_child": 10_000,
+        "worker_max_memory_per_child": 512 * 1024,
         "worker_soft_shutdown_timeout": SOFT_SHUTDOWN_TIMEOUT_SECONDS,
         "worker_enable_soft_shutdown_on_idle": True,
         # Task events feed Flower, which turns them on in every worker while it runs (a broadcast
