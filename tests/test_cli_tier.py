@@ -475,18 +475,33 @@ def test_temporal_dev_runs_the_periodic_job_made_with_lich(
 
 
 def due_claims(replicas: list[Process]) -> list[str]:
-    """Due times the replicas claimed for daily_report, from their `periodic job due` log lines."""
-    pattern = re.compile(r"periodic job due job='daily_report' due='([^']+)'")
+    """Due times the replicas claimed for the heartbeat job, from their `periodic job due` lines."""
+    pattern = re.compile(r"periodic job due job='heartbeat' due='([^']+)'")
     return [due for replica in replicas for due in pattern.findall(replica.log())]
+
+
+def make_heartbeat(project: Path, uv: str) -> None:
+    """A periodic job made with lich, then set to run every 2 s instead of each minute: the replicas'
+    claims do not depend on the kind of schedule, and three runs take seconds instead of minutes."""
+    result = run(
+        [uv, "run", "lich", "make", "job", "Heartbeat", "--schedule", "*/1 * * * *"], project / "backend", lich_env()
+    )
+    assert result.returncode == 0, result.stderr
+    module = project / "backend/internal/jobs/heartbeat.py"
+    text = module.read_text()
+    cron, future = 'schedule=Schedule(cron="*/1 * * * *")', "from __future__ import annotations\n"
+    assert cron in text and future in text
+    text = text.replace(cron, "schedule=Schedule(every=timedelta(seconds=2))")
+    module.write_text(text.replace(future, f"{future}\nfrom datetime import timedelta\n", 1))
 
 
 def test_two_none_api_replicas_fire_each_run_once(
     projects: Callable[[str], Path], uv: str, fresh_database: Callable[[str], str], tmp_path: Path
 ) -> None:
-    """Two API processes (the compose `api` command) on one Postgres: each due run of the periodic
+    """Two API processes (the compose `api` command) on one Postgres: each due run of a periodic
     job is claimed by exactly one of them."""
     project = projects("none")
-    make_daily_report(project, uv)
+    make_heartbeat(project, uv)
     env = lich_env(DATABASE_URL=fresh_database("lich_cli_replicas"), ENVIRONMENT="development")
     result = run(["uv", "run", "--no-sync", "alembic", "upgrade", "head"], project / "backend", env)
     assert result.returncode == 0, result.stderr
@@ -500,7 +515,7 @@ def test_two_none_api_replicas_fire_each_run_once(
             wait_until(
                 lambda url=url: http_status(url) == 200, within=60, what=f"{name} /ready", processes=(*replicas,)
             )
-        wait_until(lambda: len(set(due_claims(replicas))) >= 2, within=150, what="two runs", processes=(*replicas,))
+        wait_until(lambda: len(set(due_claims(replicas))) >= 3, within=60, what="three runs", processes=(*replicas,))
         claims = due_claims(replicas)
         assert len(claims) == len(set(claims)), claims
     finally:
