@@ -128,7 +128,7 @@ def test_the_generated_job_is_registered_and_its_test_passes(
     env = {**nested_session_env(), "PYTHONPATH": str(backend)}
     # One process (each costs a second or more of CPU to import the app): the names the runner
     # registers, on the first line, then the job's own test in a session of its own.
-    tests = subprocess.run(
+    tests = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
         [
             sys.executable,
             "-c",
