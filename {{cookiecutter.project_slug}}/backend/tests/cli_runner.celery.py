@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from internal.celery_app import app
-from tests.runner_fixtures import redis_url_for_tests
 from tests.support import environ_for_a_nested_session
 
 
@@ -13,6 +12,9 @@ def nested_session_env() -> dict[str, str]:
     The nested session empties its Redis database at start, so it gets the next database number,
     away from the broker this session's worker is consuming from.
     """
+    # Imported here: the nested session imports this module before pytest loads its plugins.
+    from tests.runner_fixtures import redis_url_for_tests
+
     env = environ_for_a_nested_session()
     base, _, number = redis_url_for_tests().rpartition("/")
     env["TEST_REDIS_URL"] = f"{base}/{(int(number) + 1) % 16 if number.isdigit() else 2}"

@@ -7,9 +7,12 @@ from tests.support import environ_for_a_nested_session
 
 
 def nested_session_env() -> dict[str, str]:
-    """Environment of a test session started from within this one: nothing of it is shared (the
-    nested session starts its own dev server on free ports)."""
-    return environ_for_a_nested_session()
+    """Environment of a test session started from within this one: it shares this run's dev server
+    (TEST_TEMPORAL_ADDRESS), in a namespace of its own."""
+    # Imported here: the nested session imports this module before pytest loads its plugins.
+    from tests.runner_fixtures import NAMESPACE, session_namespace
+
+    return {**environ_for_a_nested_session(), NAMESPACE: f"{session_namespace()}-nested"}
 
 
 def native_job_names() -> list[str]:

@@ -26,6 +26,31 @@ from tests.support import Mailbox, SmtpServer, api_client, headers_for, make_adm
 pytest_plugins = ["tests.runner_fixtures"]
 
 BACKEND = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the modules of tests/'s subfolders (the runner's own tests, the jobs' tests) evenly
+    among the others, each module's tests kept together.
+
+    Their tests mostly wait on a real server (retries, timeouts, schedules). Collected in a row they
+    would fall into one pytest-xdist process's share and wait one after the other while the other
+    processes run everything else; spread, every process gets some of them and the waits overlap.
+    """
+    modules: dict[Path, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    nested = [tests for path, tests in modules.items() if path.parent != TESTS]
+    flat = [tests for path, tests in modules.items() if path.parent == TESTS]
+    if not nested or not flat:
+        return
+    before: dict[int, list[pytest.Item]] = {}
+    for k, tests in enumerate(nested):
+        before.setdefault(k * len(flat) // len(nested), []).extend(tests)
+    ordered: list[pytest.Item] = []
+    for index, tests in enumerate(flat):
+        ordered += before.get(index, []) + tests
+    items[:] = ordered
 
 
 @pytest.fixture(scope="session")

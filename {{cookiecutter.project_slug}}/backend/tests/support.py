@@ -92,12 +92,15 @@ def xdist_worker_index() -> int:
 
 def environ_for_a_nested_session() -> dict[str, str]:
     """This process's environment without what ties it to this session: the Postgres database (a
-    nested session empties its database: it gets SQLite) and, under xdist, this worker's identity
-    (a nested session runs in one process)."""
+    nested session empties its database: it gets SQLite), under xdist this worker's identity (a
+    nested session runs in one process), and coverage's measuring of child processes (a nested
+    session runs a copy of the project, whose files this session's report does not count: measuring
+    them would only cost time)."""
     return {
         name: value
         for name, value in os.environ.items()
-        if name != "TEST_DATABASE_URL" and not name.startswith("PYTEST_XDIST_")
+        if name not in ("TEST_DATABASE_URL", "COVERAGE_PROCESS_CONFIG")
+        and not name.startswith("PYTEST_XDIST_")
     }
 
 

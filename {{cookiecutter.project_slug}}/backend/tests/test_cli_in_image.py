@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,17 +22,28 @@ from internal.cli import DEVELOPER_COMMANDS, DEVELOPER_PACKAGE
 from lich_dev.commands import PARSERS
 from tests.conftest import BACKEND
 
-# Run `internal.cli.main(argv)` with the backend at sys.argv[1] first on sys.path and this backend
-# (the editable install's entry included) off it.
+# Run `internal.cli.main(argv)` for each argv of the JSON list sys.argv[3], with the backend at
+# sys.argv[1] first on sys.path and this backend (the editable install's entry included) off it, and
+# print each run's exit code and output as JSON (one process for every case: each costs a second or
+# more of CPU to start).
 RUN_LICH = (
-    "import sys\n"
+    "import contextlib, io, json, sys\n"
     "from pathlib import Path\n"
     "here = Path(sys.argv[2]).resolve()\n"
     "sys.path[:] = [sys.argv[1], *(p for p in sys.path if p and Path(p).resolve() != here)]\n"
     "import internal\n"
     "assert Path(internal.__file__).is_relative_to(Path(sys.argv[1]).resolve()), internal.__file__\n"
     "from internal.cli import main\n"
-    "sys.exit(main(sys.argv[3:]))\n"
+    "runs = []\n"
+    "for argv in json.loads(sys.argv[3]):\n"
+    "    out, err = io.StringIO(), io.StringIO()\n"
+    "    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+    "        try:\n"
+    "            code = main(argv)\n"
+    "        except SystemExit as exit:\n"
+    "            code = exit.code if isinstance(exit.code, int) else 1\n"
+    "    runs.append({'returncode': code, 'stdout': out.getvalue(), 'stderr': err.getvalue()})\n"
+    "print(json.dumps(runs))\n"
 )
 # Import every module of `internal` (API, workers, jobs, services, the operational commands), run an
 # operational command, and report which modules of the developer package got loaded.
@@ -59,15 +71,37 @@ def image_backend(tmp_path: Path) -> Path:
     return app
 
 
-def lich_in_image(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603  (this interpreter, fixed code)
-        [sys.executable, "-c", RUN_LICH, str(app), str(BACKEND), *args],
-        cwd=app,
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+DEVELOPER_ARGVS = [["dev"], ["make", "job", "GenerateReport"], ["mail"], ["dev", "--help"]]
+OPERATIONAL_ARGVS = [["jobs", "schedules"], ["--help"]]
+
+
+@pytest.fixture(scope="module")
+def image_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return image_backend(tmp_path_factory.mktemp("image"))
+
+
+@pytest.fixture(scope="module")
+def in_image(image_app: Path) -> dict[str, Run]:
+    """`lich <argv>` in the image for every argv the tests below check, by its argv joined."""
+    argvs = [*DEVELOPER_ARGVS, *OPERATIONAL_ARGVS]
+    result = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
+        [sys.executable, "-c", RUN_LICH, str(image_app), str(BACKEND), json.dumps(argvs)],
+        cwd=image_app,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout.splitlines()[-1])
+    return {" ".join(argv): Run(**run) for argv, run in zip(argvs, runs, strict=True)}
 
 
 def developer_imports(path: Path) -> list[tuple[int, bool]]:
@@ -87,10 +121,9 @@ def developer_imports(path: Path) -> list[tuple[int, bool]]:
     return found
 
 
-def test_the_image_leaves_the_developer_package_out(tmp_path: Path) -> None:
-    app = image_backend(tmp_path)
-    assert (app / "internal" / "cli.py").is_file()
-    assert not (app / DEVELOPER_PACKAGE).exists()
+def test_the_image_leaves_the_developer_package_out(image_app: Path) -> None:
+    assert (image_app / "internal" / "cli.py").is_file()
+    assert not (image_app / DEVELOPER_PACKAGE).exists()
 
 
 def test_only_the_cli_entry_point_imports_the_developer_package_and_only_on_demand() -> None:
@@ -119,23 +152,25 @@ def test_the_app_workers_and_operational_commands_load_without_the_developer_pac
     assert report["loaded"] == []
 
 
-@pytest.mark.parametrize("argv", [["dev"], ["make", "job", "GenerateReport"], ["mail"], ["dev", "--help"]])
-def test_in_the_image_developer_commands_are_refused_in_one_line(tmp_path: Path, argv: list[str]) -> None:
-    result = lich_in_image(image_backend(tmp_path), *argv)
+@pytest.mark.parametrize("argv", DEVELOPER_ARGVS)
+def test_in_the_image_developer_commands_are_refused_in_one_line(
+    in_image: dict[str, Run], argv: list[str]
+) -> None:
+    result = in_image[" ".join(argv)]
     assert result.returncode == 2
     assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert line.startswith(f"lich: `lich {argv[0]}` is a developer command: run it in a source checkout")
 
 
-def test_in_the_image_operational_commands_work(tmp_path: Path) -> None:
-    result = lich_in_image(image_backend(tmp_path), "jobs", "schedules")
+def test_in_the_image_operational_commands_work(in_image: dict[str, Run]) -> None:
+    result = in_image["jobs schedules"]
     assert result.returncode == 0, result.stderr
     assert "JOB" in result.stdout.splitlines()[0]
 
 
-def test_in_the_image_help_lists_every_command(tmp_path: Path) -> None:
-    result = lich_in_image(image_backend(tmp_path), "--help")
+def test_in_the_image_help_lists_every_command(in_image: dict[str, Run]) -> None:
+    result = in_image["--help"]
     assert result.returncode == 0, result.stderr
     for command in ("jobs", "users", *DEVELOPER_COMMANDS):
         assert f"    {command} " in result.stdout

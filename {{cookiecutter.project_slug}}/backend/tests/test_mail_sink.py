@@ -20,9 +20,10 @@ from lich_dev.dev import port_is_open
 from tests.support import free_port
 
 
-@pytest.fixture
-def sink(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    port, folder = free_port(), tmp_path / ".mail"
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """One sink process for the module (a process costs a second or more of CPU to start)."""
+    port, folder = free_port(), tmp_path_factory.mktemp("sink") / ".mail"
     process = subprocess.Popen(  # noqa: S603  (this interpreter, fixed arguments)
         [sys.executable, "-m", "lich_dev.mail", "--port", str(port), "--folder", str(folder)],
         stdout=subprocess.PIPE,

@@ -61,8 +61,8 @@ def failed_entries(settings: Settings) -> list[FailedJob]:
 async def test_a_try_killed_at_its_hard_time_limit_lands_in_the_store(
     prefork_worker: Path, settings: Settings
 ) -> None:
-    # The limits of this message only, so the test waits 2 s instead of the contract's 90.
-    OVERRUNNING.apply_async(args=[{"key": "hard"}], soft_time_limit=1, time_limit=2)
+    # The limits of this message only, so the test waits 1 s instead of the contract's 90.
+    OVERRUNNING.apply_async(args=[{"key": "hard"}], soft_time_limit=0.5, time_limit=1)
 
     async def recorded() -> list[FailedJob] | None:
         return failed_entries(settings) or None
