@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiosmtpd.controller import Controller
+from sqlalchemy.sql import Executable
 
 from internal.config import Settings
 from internal.db.sync import sync_sessionmaker
@@ -159,6 +160,18 @@ async def log_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def execute_off_the_loop(settings: Settings, statement: Executable) -> None:
+    """Execute and commit `statement` from a worker thread, while the app under test runs on this
+    event loop. Made on the loop, a write would wait for SQLite's write lock while the app's outbox
+    relay holds it between its flush and its commit, which only the (then blocked) loop can run."""
+
+    def execute() -> None:
+        with sync_sessionmaker(settings.sync_database_url).begin() as session:
+            session.execute(statement)
+
+    await asyncio.to_thread(execute)
 
 
 def make_admin(settings: Settings, email: str = "admin@example.com", password: str = PASSWORD) -> int:

@@ -13,10 +13,9 @@ from sqlalchemy import delete
 
 from internal.config import Settings
 from internal.db.base import utcnow
-from internal.db.sync import sync_sessionmaker
 from internal.models import User
 from internal.services import access_tokens, passwords
-from tests.support import PASSWORD, bearer, log_in, sign_up
+from tests.support import PASSWORD, bearer, execute_off_the_loop, log_in, sign_up
 
 
 async def signed_up(client: httpx.AsyncClient, email: str = "ada@example.com") -> int:
@@ -122,8 +121,7 @@ async def test_token_without_exp_is_401(client: httpx.AsyncClient, settings: Set
 async def test_token_of_a_deleted_user_is_401(client: httpx.AsyncClient, settings: Settings) -> None:
     user_id = await signed_up(client)
     token = access_tokens.issue(settings, user_id)
-    with sync_sessionmaker(settings.sync_database_url).begin() as session:
-        session.execute(delete(User).where(User.id == user_id))
+    await execute_off_the_loop(settings, delete(User).where(User.id == user_id))
     assert (await client.get("/api/v1/users/me", headers=bearer(token))).status_code == 401
 
 

@@ -17,7 +17,7 @@ from internal.jobs.registry import job_modules
 from internal.jobs.send_password_reset_email import SendPasswordResetEmailInput
 from internal.models import PasswordReset, User
 from internal.services.password_reset import send_password_reset_email, token_hash
-from tests.support import Mailbox, eventually, log_in, reset_token_in, sign_up
+from tests.support import Mailbox, eventually, execute_off_the_loop, log_in, reset_token_in, sign_up
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -57,8 +57,9 @@ async def test_an_expired_token_is_400(
     client: httpx.AsyncClient, mailbox: Mailbox, settings: Settings
 ) -> None:
     token = await requested_token(client, mailbox)
-    with sync_sessionmaker(settings.sync_database_url).begin() as session:
-        session.execute(update(PasswordReset).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await execute_off_the_loop(
+        settings, update(PasswordReset).values(expires_at=utcnow() - timedelta(seconds=1))
+    )
     assert (await confirm(client, token)).status_code == 400
 
 
