@@ -1,11 +1,11 @@
 .PHONY: test test-render test-variant test-e2e test-cli test-crash test-fuzz lint bench bench-quick lock lock-upgrade
 
 ## Every tier (render, variant, e2e, cli, crash, fuzz) against real services: what CI runs. Three
-## pytest-xdist workers: most of the time goes to waiting on workers, brokers and SMTP, so groups of
-## tests run side by side, the longest first; the tests of one group (a module, or a module's tests
-## of one runner) stay in one worker, in order, as they share services (tests/conftest.py).
+## pytest-xdist workers: most of the time goes to waiting on workers, brokers and SMTP, so modules run
+## side by side, the longest first; the tests of one module stay in one worker, in order (they share
+## services; tests/conftest.py).
 test:
-	uv run pytest -n 3 --dist loadgroup --no-loadscope-reorder --durations=15
+	uv run pytest -n 3 --dist loadscope --no-loadscope-reorder --durations=15
 
 ## The fast tier: bake every variant and check the trees (about a minute of CPU, one process per
 ## core: each bakes its own trees).

@@ -118,12 +118,8 @@ def redis_url() -> Iterator[str]:
     yield url
 
 
-# Modules whose tests of one runner share nothing with those of another (a project, a database, a
-# Redis database per runner): each runner's tests form a group of their own. In the other modules
-# one fixture serves every runner at once (the fuzz and crash tiers run the variants side by side).
-SPLIT_BY_RUNNER = {"test_cli_tier", "test_variant", "test_variant_floors", "test_variant_precommit"}
 # The modules that take longest, longest first (on 2 cores, minutes for the first, tens of seconds
-# for the last): their groups are handed out first, so that none of them starts when the others end.
+# for the last): they are handed out first, so that none of them starts when the others end.
 LONGEST_FIRST = (
     "test_cli_tier",
     "test_crash",
@@ -139,35 +135,20 @@ LONGEST_FIRST = (
 )
 
 
-def xdist_group(item: pytest.Item) -> str:
-    """The tests that must run in one process, one after another: a module's, or in the modules of
-    SPLIT_BY_RUNNER a module's for one runner (named by the `runner` parameter or in the test name)."""
-    module = item.path.stem
-    if module not in SPLIT_BY_RUNNER:
-        return module
-    callspec = getattr(item, "callspec", None)
-    runner = callspec.params.get("runner") if callspec is not None else None
-    named = [word for word in item.name.split("_") if word in RUNNERS]
-    return f"{module}-{runner or (named[0] if named else 'any')}"
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test belongs to exactly one tier, so `make test-render` and CI select them reliably.
 
-    `make test` runs under pytest-xdist with `--dist loadgroup`: the tests of one group (see
-    `xdist_group`) run one after another in one process (they share a project, a Redis database,
-    a broker queue or default ports), groups run beside each other, the longest handed out first
-    (`--no-loadscope-reorder` keeps this order instead of xdist's, by number of tests), and the
-    render tier's tests last, one by one, filling the processes that end early."""
+    `make test` runs under pytest-xdist with `--dist loadscope`: the tests of one module run one
+    after another in one worker (they share a project, a Redis database, a broker queue or default
+    ports), modules run beside each other, each using Redis databases of its own, the longest
+    handed out first (`--no-loadscope-reorder` keeps this order instead of xdist's, by number of
+    tests). (pytest-xdist's `--dist loadgroup` would split modules by runner, but its groups are
+    lost under pytest 9: a test's group is written to an attribute pytest no longer reads.)"""
     tiers = {"render", "variant", "e2e", "cli", "crash", "fuzz"}
     for item in items:
         marks = {mark.name for mark in item.iter_markers()} & tiers
         if len(marks) != 1:
             raise pytest.UsageError(f"{item.nodeid} must carry exactly one tier marker of {sorted(tiers)}")
-        # The render tier's tests share nothing but a bake cache: each runs wherever a process is free.
-        if "render" not in marks and config.pluginmanager.hasplugin("xdist"):
-            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
     rank = {module: index for index, module in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
