@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import (
+    RUNNERS,
     Process,
     bake,
     free_port,
@@ -423,55 +425,80 @@ def test_temporal_dev_embeds_the_server_and_its_worker_runs_the_new_job(
 # --- acceptance: a periodic job made with lich runs under `lich dev`, with no other edit ----------------
 
 
-def wait_for_daily_report(dev: Process) -> None:
-    """`*/1 * * * *`: the first run is due at the next minute boundary, at most 60 s away."""
-    wait_until(
-        lambda: "daily report done" in dev.log(), within=150, what="the periodic daily_report to run", processes=(dev,)
-    )
+@dataclass
+class PeriodicDev:
+    """One variant's `lich dev` run with DailyReport: its log, and what went wrong, if anything."""
+
+    log: str
+    error: BaseException | None
 
 
-def test_none_dev_runs_the_periodic_job_made_with_lich(
-    projects: Callable[[str], Path], uv: str, tmp_path: Path
-) -> None:
-    project = projects("none")
-    make_daily_report(project, uv)
-    port = free_port()
-    dev = start_dev(project, uv, tmp_path, port, lich_env())
-    try:
-        wait_for_daily_report(dev)
-    finally:
-        stop_dev(dev, port)
+def periodic_dev_env(runner: str, redis_url: str) -> dict[str, str]:
+    if runner == "celery":
+        return lich_env(REDIS_URL=redis_url, CELERY_BROKER_URL="", CELERY_RESULT_BACKEND="")
+    if runner == "temporal":
+        temporal_port = free_port_pair(1000)
+        return lich_env(TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", TEMPORAL_TASK_QUEUE="cli-tier-periodic")
+    return lich_env()
 
 
-def test_celery_dev_runs_the_periodic_job_made_with_lich(
-    projects: Callable[[str], Path], uv: str, redis_url: str, tmp_path: Path
-) -> None:
-    project = projects("celery")
-    make_daily_report(project, uv)
-    (project / "backend" / "celerybeat-schedule").unlink(missing_ok=True)
-    port = free_port()
-    env = lich_env(REDIS_URL=redis_url, CELERY_BROKER_URL="", CELERY_RESULT_BACKEND="")
-    dev = start_dev(project, uv, tmp_path, port, env)
-    try:
-        wait_for_daily_report(dev)
-        assert "Sending due task daily_report (daily_report)" in dev.log()
-    finally:
-        stop_dev(dev, port)
+@pytest.fixture(scope="module")
+def periodic_devs(
+    projects: Callable[[str], Path], uv: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, PeriodicDev]:
+    """`lich dev` in every variant at once, each with DailyReport made by `lich make job --schedule
+    "*/1 * * * *"`, until each has run it (the first run is due at the next minute boundary): the
+    three wait for one boundary side by side instead of one after another."""
+    devs: dict[str, tuple[Process, int]] = {}
+    runs: dict[str, PeriodicDev] = {}
+    for runner in RUNNERS:
+        project = projects(runner)
+        make_daily_report(project, uv)
+        (project / "backend" / "celerybeat-schedule").unlink(missing_ok=True)
+        port = free_port()
+        try:
+            dev = start_dev(
+                project, uv, tmp_path_factory.mktemp(f"periodic-{runner}"), port, periodic_dev_env(runner, redis_url)
+            )
+        except AssertionError as exc:
+            runs[runner] = PeriodicDev(log="", error=exc)
+            continue
+        devs[runner] = (dev, port)
+    for runner, (dev, port) in devs.items():
+        error: BaseException | None = None
+        try:
+            wait_until(
+                lambda dev=dev: "daily report done" in dev.log(),
+                within=150,
+                what=f"the periodic daily_report to run ({runner})",
+                processes=(dev,),
+            )
+        except AssertionError as exc:
+            error = exc
+        finally:
+            try:
+                stop_dev(dev, port)
+            except AssertionError as exc:
+                error = error or exc
+        runs[runner] = PeriodicDev(log=dev.log(), error=error)
+    return runs
 
 
-def test_temporal_dev_runs_the_periodic_job_made_with_lich(
-    projects: Callable[[str], Path], uv: str, tmp_path: Path
-) -> None:
-    project = projects("temporal")
-    make_daily_report(project, uv)
-    port, temporal_port = free_port(), free_port_pair(1000)
-    env = lich_env(TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}", TEMPORAL_TASK_QUEUE="cli-tier-periodic")
-    dev = start_dev(project, uv, tmp_path, port, env)
-    try:
-        wait_for_daily_report(dev)
-        assert "cli-tier-periodic.periodic.daily_report" in dev.log()  # the worker's schedule sync
-    finally:
-        stop_dev(dev, port)
+def test_none_dev_runs_the_periodic_job_made_with_lich(periodic_devs: dict[str, PeriodicDev]) -> None:
+    run = periodic_devs["none"]
+    assert run.error is None, run.error
+
+
+def test_celery_dev_runs_the_periodic_job_made_with_lich(periodic_devs: dict[str, PeriodicDev]) -> None:
+    run = periodic_devs["celery"]
+    assert run.error is None, run.error
+    assert "Sending due task daily_report (daily_report)" in run.log
+
+
+def test_temporal_dev_runs_the_periodic_job_made_with_lich(periodic_devs: dict[str, PeriodicDev]) -> None:
+    run = periodic_devs["temporal"]
+    assert run.error is None, run.error
+    assert "cli-tier-periodic.periodic.daily_report" in run.log  # the worker's schedule sync
 
 
 def due_claims(replicas: list[Process]) -> list[str]:
