@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from internal import PROJECT_NAME
 from internal.api import API_PREFIX, api_routers, health
@@ -126,18 +125,19 @@ def document_common_errors(app: FastAPI) -> None:
 
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """CORS when origins are configured, and outside it the API's edge (request ids, security
-    headers, body limit, JSON 500s), so that every response gets the request id and the security
-    headers, a CORS preflight included, and the edge's own 413s and 500s get the CORS headers."""
-    cors_options: dict[str, Any] | None = None
-    if settings.cors_origin_list:
-        cors_options = {
+    """The API's edge (request ids, security headers, body limit, JSON 500s) around CORS, when
+    origins are configured: every response gets the request id and the security headers, a CORS
+    preflight included, and the edge's own 413s and 500s get the CORS headers."""
+    cors_options = (
+        {
             "allow_origins": settings.cors_origin_list,
             "allow_methods": ["*"],
             "allow_headers": ["*"],
             "expose_headers": ["X-Request-ID"],
         }
-        app.add_middleware(CORSMiddleware, **cors_options)
+        if settings.cors_origin_list
+        else None
+    )
     app.add_middleware(ApiEdge, max_bytes=settings.max_request_bytes, cors_options=cors_options)
 
 

@@ -22,7 +22,7 @@ class Liveness(BaseModel):
     status: Literal["ok"]
 
 
-ALIVE = b'{"status":"ok"}'
+ALIVE = Liveness(status="ok").model_dump_json().encode()
 
 
 @router.get("/health", response_model=Liveness)

@@ -6,8 +6,9 @@ an oversized one is refused without being held in memory, and so that an unexpec
 in a complete JSON response with the connection still open. One layer, because each costs every
 request a call and a wrapped `send` (a tenth of the time of a `/health` request for two layers).
 
-It sits outside CORS, so that CORS preflights get the request id and the security headers; its own
-answers (413, 500) go through CORS on their way out, so that browsers may read them.
+It wraps CORS (when origins are configured), so that CORS preflights get the request id and the
+security headers; its own answers (413, 500) go through the same CORS on their way out, so that
+browsers may read them.
 """
 
 from __future__ import annotations
@@ -91,9 +92,13 @@ class ApiEdge:
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, cors_options: dict[str, Any] | None = None) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
+        """`cors_options`: CORSMiddleware's arguments, or None for no CORS at all."""
         self.cors_options = cors_options
+        self.app = self.with_cors(app)
+        self.max_bytes = max_bytes
+
+    def with_cors(self, app: ASGIApp) -> ASGIApp:
+        return app if self.cors_options is None else CORSMiddleware(app, **self.cors_options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # lifespan and websockets pass through
@@ -138,11 +143,8 @@ class ApiEdge:
     async def answer(
         self, scope: Scope, receive: Receive, send: Send, status: int, body: dict[str, Any]
     ) -> None:
-        """Our own JSON answer, through CORS when it is configured (as the app's answers go)."""
-        response: ASGIApp = JSONResponse(body, status_code=status)
-        if self.cors_options is not None:
-            response = CORSMiddleware(response, **self.cors_options)
-        await response(scope, receive, send)
+        """Our own JSON answer, through CORS as the app's answers go."""
+        await self.with_cors(JSONResponse(body, status_code=status))(scope, receive, send)
 
     def counting(self, receive: Receive) -> Receive:
         """`receive`, raising RequestTooLarge once the body received so far passes the limit."""
