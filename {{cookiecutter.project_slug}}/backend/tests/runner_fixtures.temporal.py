@@ -60,7 +60,7 @@ def session_namespace() -> str:
 def namespaces(config: pytest.Config) -> list[str]:
     """Every session's namespace: this process's or each xdist worker's, and their nested sessions'."""
     workers = getattr(config.option, "numprocesses", None)
-    count = workers if isinstance(workers, int) else os.cpu_count() or 1
+    count = workers if isinstance(workers, int) else pytest_xdist_auto_num_workers(config)
     sessions = ["main", *(f"gw{index}" for index in range(count))]
     return [*sessions, *(f"{name}-nested" for name in sessions)]
 

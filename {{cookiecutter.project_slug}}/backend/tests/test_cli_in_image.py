@@ -13,7 +13,6 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,13 +70,6 @@ def image_backend(tmp_path: Path) -> Path:
     return app
 
 
-@dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 DEVELOPER_ARGVS = [["dev"], ["make", "job", "GenerateReport"], ["mail"], ["dev", "--help"]]
 OPERATIONAL_ARGVS = [["jobs", "schedules"], ["--help"]]
 
@@ -88,7 +80,7 @@ def image_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def in_image(image_app: Path) -> dict[str, Run]:
+def in_image(image_app: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """`lich <argv>` in the image for every argv the tests below check, by its argv joined."""
     argvs = [*DEVELOPER_ARGVS, *OPERATIONAL_ARGVS]
     result = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
@@ -101,7 +93,10 @@ def in_image(image_app: Path) -> dict[str, Run]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = json.loads(result.stdout.splitlines()[-1])
-    return {" ".join(argv): Run(**run) for argv, run in zip(argvs, runs, strict=True)}
+    return {
+        " ".join(argv): subprocess.CompletedProcess(argv, **run)
+        for argv, run in zip(argvs, runs, strict=True)
+    }
 
 
 def developer_imports(path: Path) -> list[tuple[int, bool]]:
@@ -154,7 +149,7 @@ def test_the_app_workers_and_operational_commands_load_without_the_developer_pac
 
 @pytest.mark.parametrize("argv", DEVELOPER_ARGVS)
 def test_in_the_image_developer_commands_are_refused_in_one_line(
-    in_image: dict[str, Run], argv: list[str]
+    in_image: dict[str, subprocess.CompletedProcess[str]], argv: list[str]
 ) -> None:
     result = in_image[" ".join(argv)]
     assert result.returncode == 2
@@ -163,13 +158,15 @@ def test_in_the_image_developer_commands_are_refused_in_one_line(
     assert line.startswith(f"lich: `lich {argv[0]}` is a developer command: run it in a source checkout")
 
 
-def test_in_the_image_operational_commands_work(in_image: dict[str, Run]) -> None:
+def test_in_the_image_operational_commands_work(
+    in_image: dict[str, subprocess.CompletedProcess[str]],
+) -> None:
     result = in_image["jobs schedules"]
     assert result.returncode == 0, result.stderr
     assert "JOB" in result.stdout.splitlines()[0]
 
 
-def test_in_the_image_help_lists_every_command(in_image: dict[str, Run]) -> None:
+def test_in_the_image_help_lists_every_command(in_image: dict[str, subprocess.CompletedProcess[str]]) -> None:
     result = in_image["--help"]
     assert result.returncode == 0, result.stderr
     for command in ("jobs", "users", *DEVELOPER_COMMANDS):

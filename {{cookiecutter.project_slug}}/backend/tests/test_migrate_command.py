@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -51,30 +50,23 @@ def run_migrate_process(settings: Settings, **env: str) -> subprocess.CompletedP
     )
 
 
-@dataclass
-class Outcome:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
 def run_migrate(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., Outcome]:
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """`main()` of `python -m internal.migrate` in this process, with the environment it is given.
     Alembic's env.py leaves this process's logging alone (its fileConfig would disable the loggers
     other tests read)."""
     monkeypatch.setattr(logging.config, "fileConfig", lambda *args, **kwargs: None)
 
-    def run(settings: Settings, **env: str) -> Outcome:
+    def run(settings: Settings, **env: str) -> subprocess.CompletedProcess[str]:
         capsys.readouterr()
         with monkeypatch.context() as patch:
             for name, value in migrate_environment(settings, **env).items():
                 patch.setenv(name, value)
             code = migrate.main()
         out, err = capsys.readouterr()
-        return Outcome(code, out, err)
+        return subprocess.CompletedProcess("internal.migrate", code, out, err)
 
     return run
 
@@ -85,7 +77,7 @@ def admins(settings: Settings) -> list[tuple[str, bool]]:
 
 
 def test_without_first_admin_it_only_migrates(
-    settings: Settings, run_migrate: Callable[..., Outcome]
+    settings: Settings, run_migrate: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     result = run_migrate(settings, FIRST_ADMIN_EMAIL="")
     assert result.returncode == 0, result.stderr
@@ -102,7 +94,9 @@ async def test_run_as_the_container_runs_it_it_creates_the_first_admin_who_can_l
     assert (await log_in(client, ADMIN, ADMIN_PASSWORD)).status_code == 200
 
 
-def test_running_it_twice_keeps_one_admin(settings: Settings, run_migrate: Callable[..., Outcome]) -> None:
+def test_running_it_twice_keeps_one_admin(
+    settings: Settings, run_migrate: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     for outcome in ("created", "is an admin"):
         result = run_migrate(settings, FIRST_ADMIN_EMAIL=ADMIN, FIRST_ADMIN_PASSWORD=ADMIN_PASSWORD)
         assert result.returncode == 0, result.stderr
@@ -112,7 +106,7 @@ def test_running_it_twice_keeps_one_admin(settings: Settings, run_migrate: Calla
 
 
 def test_an_existing_user_is_promoted_and_keeps_their_password(
-    settings: Settings, run_migrate: Callable[..., Outcome]
+    settings: Settings, run_migrate: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     own_hash = passwords.hash_password("their own passphrase")
     with sync_sessionmaker(settings.sync_database_url).begin() as session:
@@ -125,7 +119,7 @@ def test_an_existing_user_is_promoted_and_keeps_their_password(
 
 
 def test_a_weak_first_admin_password_fails_with_one_line_and_creates_nobody(
-    settings: Settings, run_migrate: Callable[..., Outcome]
+    settings: Settings, run_migrate: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     result = run_migrate(settings, FIRST_ADMIN_EMAIL=ADMIN, FIRST_ADMIN_PASSWORD="short")
     assert result.returncode == 1
