@@ -3,6 +3,10 @@ read which user."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +16,7 @@ from sqlalchemy import select
 from internal.config import Settings
 from internal.db.sync import sync_sessionmaker
 from internal.models import User
+from internal.services import passwords, users
 from tests.support import PASSWORD, Mailbox, bearer, eventually, log_in, sign_up, welcome_email_sent_at
 
 
@@ -146,3 +151,31 @@ async def test_rejected_duplicate_sends_no_email(
 
     await eventually(lambda: welcome_email_sent_at(client, first["id"], admin_headers))
     assert len(mailbox.messages) == 1
+
+
+async def test_password_hashes_and_checks_run_two_per_core_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 takes 64 MiB and tens of milliseconds of a core per hash: a burst of sign-ups and
+    logins waits for a turn instead of running one hash per request."""
+    lock = threading.Lock()
+    running, most = 0, 0
+
+    def slow_argon2(*_: object) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return "$argon2id$"
+
+    monkeypatch.setattr(passwords, "hash_password", slow_argon2)
+    monkeypatch.setattr(passwords, "verify", slow_argon2)
+    limit = users.ARGON2_THREADS_PER_CORE * (os.cpu_count() or 1)
+
+    await asyncio.gather(
+        *(users.hash_password("a pass phrase") for _ in range(2 * limit)),
+        *(users.verify_password(None, "a pass phrase") for _ in range(2 * limit)),
+    )
+
+    assert most == limit
