@@ -34,7 +34,7 @@ def argon2_threads() -> anyio.CapacityLimiter:
     more hashes at once than cores compute no more of them per second. Without this limit they ran
     on anyio's 40 threads: 32 concurrent sign-ups took the API to a peak RSS of 2.1 GiB (377 MiB
     with the limit), and the event loop, one thread among 41, got its turn so rarely that at 64
-    connections sign-ups per second were 11 % below a bare FastAPI app's (on par with the limit).
+    connections sign-ups per second were 11 % below a bare FastAPI app's (0 to 5 % with the limit).
     Two per core rather than one: with one, sign-ups per second measured about 5 % lower at 32.
     """
     return anyio.CapacityLimiter(ARGON2_THREADS_PER_CORE * (os.cpu_count() or 1))
