@@ -129,7 +129,6 @@ LONGEST_FIRST = (
     "test_fuzz",
     "test_update",
     "test_e2e_celery",
-    "test_variant_precommit",
     "test_e2e_temporal",
     "test_e2e",
 )

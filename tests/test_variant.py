@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -27,16 +28,32 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None, timeou
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
-def test_ruff_finds_nothing(synced: Callable[[str], Path], runner: str) -> None:
-    backend = synced(runner) / "backend"
-    run(["uv", "run", "--no-sync", "ruff", "check", "."], backend)
-    run(["uv", "run", "--no-sync", "ruff", "format", "--check", "."], backend)
-
-
-@pytest.mark.parametrize("runner", RUNNERS)
-def test_mypy_strict_passes(synced: Callable[[str], Path], runner: str) -> None:
-    output = run(["uv", "run", "--no-sync", "mypy", "internal", "tests"], synced(runner) / "backend")
-    assert "Success: no issues found" in output
+def test_pre_commit_runs_ruff_mypy_and_the_other_linters_clean(
+    synced: Callable[[str], Path], tmp_path: Path, runner: str
+) -> None:
+    """pre-commit as a developer installs it, on all files of a git copy of the synced project, with
+    its environment as is (no second install). Its hooks are the targets of the project's `make
+    lint`: ruff (lint and format) and mypy --strict, hadolint, the compose and GitHub schemas, and
+    zizmor."""
+    source = synced(runner)
+    project = tmp_path / source.name
+    shutil.copytree(source, project, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache", "*.db*"))
+    env = project_env(
+        UV_PROJECT_ENVIRONMENT=str(source / "backend" / ".venv"),
+        UV_NO_SYNC="1",
+        PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"),
+    )
+    run(["git", "init", "--quiet"], project, env=env)
+    run(["git", "add", "--all"], project, env=env)
+    output = run(["uv", "run", "--project", "backend", "pre-commit", "run", "--all-files"], project, env=env)
+    hooks = re.findall(r"^(.+?)\.{3,}(Passed|Failed|Skipped)$", output, re.M)
+    assert [name for name, _ in hooks] == [
+        "ruff (lint + format) and mypy --strict",
+        "hadolint (Dockerfile)",
+        "check-jsonschema (compose specification)",
+        "check-jsonschema (workflows, Dependabot) and zizmor",
+    ], output
+    assert {result for _, result in hooks} == {"Passed"}, output
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
