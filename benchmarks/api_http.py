@@ -12,10 +12,12 @@ compares requests/s in interleaved rounds:
 - DB write: sign-up, `POST /api/v1/users` with unique emails (Argon2 hash, the user and an outbox
   row), against an Argon2 hash with the same parameters and an INSERT of the user.
 
-Rounds of 10 s after a warm-up; `--quick`: one round of 1 s, no warm-up. Sign-up rounds are longer
-(20 to 45 s, see SIGN_UP_SECONDS; `--quick`: 4 to 10 s), as each takes a fraction of a second of
-CPU for its Argon2 hash and waits behind up to 63 others: their rate is counted in steady state,
-from the new users' `created_at` (see `Stack.sign_ups_per_second`).
+Five rounds of 10 s after a warm-up (on a 2-core VM one round's ratio can be 10 % off its
+neighbours': with three rounds the medians moved by up to 0.07 between runs); `--quick`: one round
+of 1 s, no warm-up. Sign-ups: three rounds, each longer (20 to 45 s, see SIGN_UP_SECONDS;
+`--quick`: 4 to 10 s), as each takes a fraction of a second of CPU for its Argon2 hash and waits
+behind up to 63 others: their rate is counted in steady state, from the new users' `created_at`
+(see `Stack.sign_ups_per_second`).
 
 Beside each throughput row of /health and the DB read, a row of the server process's CPU time per
 request over the same rounds (no goal): it explains the ratio, and other load on the machine moves
@@ -60,9 +62,9 @@ def measured(run: Run, server: Server, connections: int, seconds: float) -> Call
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one 1 s round per comparison, no warm-up (sign-ups: 4 s or more)")
+    parser.add_argument("--quick", action="store_true", help="one 1 s round per comparison (sign-ups: 4 s or more)")
     args = parser.parse_args()
-    rounds, seconds = (1, 1.0) if args.quick else (3, 10.0)
+    rounds, sign_up_rounds, seconds = (1, 1, 1.0) if args.quick else (5, 3, 10.0)
     runs = itertools.count()
 
     failures: list[str] = []
@@ -97,13 +99,14 @@ def main() -> int:
             seconds = min(max(2 * connections * one_sign_up, shortest), longest)
             return stack.sign_ups_per_second(server, connections, seconds, prefix)
 
-        comparisons: list[tuple[str, Run, float, bool]] = [
-            ("GET /health", health, 0.95, True),
-            ("DB read GET /api/v1/users/{id}", read, 0.9, True),
+        # (measure, run, goal, warm-up, rounds)
+        comparisons: list[tuple[str, Run, float, bool, int]] = [
+            ("GET /health", health, 0.95, True, rounds),
+            ("DB read GET /api/v1/users/{id}", read, 0.9, True, rounds),
             # No warm-up run: the Argon2 hash dominates and a short run would complete nothing.
-            ("DB write POST /api/v1/users (sign-up), steady state", sign_up, 0.9, False),
+            ("DB write POST /api/v1/users (sign-up), steady state", sign_up, 0.9, False, sign_up_rounds),
         ]
-        for (measure, run, goal, warm_up), connections in itertools.product(comparisons, CONNECTIONS):
+        for (measure, run, goal, warm_up, repeat), connections in itertools.product(comparisons, CONNECTIONS):
             label = f"{measure}, {connections} connections"
             try:
                 if warm_up and not args.quick:  # pools filled, caches and code paths warm
@@ -111,7 +114,7 @@ def main() -> int:
                     measured(run, baseline, connections, WARM_UP_SECONDS)()
                 cpu.clear()
                 subject_values, baseline_values = interleaved(
-                    rounds,
+                    repeat,
                     measured(run, template, connections, seconds),
                     measured(run, baseline, connections, seconds),
                 )
