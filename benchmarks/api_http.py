@@ -15,7 +15,7 @@ compares requests/s in interleaved rounds:
 Five rounds of 10 s after a warm-up (on a 2-core VM one round's ratio can be 10 % off its
 neighbours': with three rounds the medians moved by up to 0.07 between runs); `--quick`: one round
 of 1 s, no warm-up. Sign-ups: three rounds, each longer (20 to 45 s, see SIGN_UP_SECONDS;
-`--quick`: 4 to 10 s), as each takes a fraction of a second of CPU for its Argon2 hash and waits
+`--quick`: 8 to 20 s), as each takes a fraction of a second of CPU for its Argon2 hash and waits
 behind up to 63 others: their rate is counted in steady state, from the new users' `created_at`
 (see `Stack.sign_ups_per_second`).
 
@@ -45,7 +45,7 @@ WARM_UP_SECONDS = 2.0
 # A sign-up round lasts twice as long as a request waits behind the others (connections times one
 # sign-up's latency, probed first), within these bounds (--quick: the second pair).
 SIGN_UP_SECONDS = (20.0, 45.0)
-QUICK_SIGN_UP_SECONDS = (4.0, 10.0)
+QUICK_SIGN_UP_SECONDS = (8.0, 20.0)
 
 Run = Callable[[Server, int, float], float]
 
@@ -62,7 +62,7 @@ def measured(run: Run, server: Server, connections: int, seconds: float) -> Call
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one 1 s round per comparison (sign-ups: 4 s or more)")
+    parser.add_argument("--quick", action="store_true", help="one 1 s round per comparison (sign-ups: 8 s or more)")
     args = parser.parse_args()
     rounds, sign_up_rounds, seconds = (1, 1, 1.0) if args.quick else (5, 3, 10.0)
     runs = itertools.count()

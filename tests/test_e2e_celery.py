@@ -249,8 +249,13 @@ def test_celery_stack_sends_the_email_survives_a_killed_pool_process_and_runs_be
     print(f"celery e2e: pool process {victim} SIGKILLed mid-send; redelivered, one email, {redelivered_in:.1f} s later")
     status, failed = http_json("GET", f"{stack.base}/api/v1/jobs/failed", token=stack.admin_token)
     assert status == 200
-    # The kill added nothing; in production the list shows an error's type only, not its text.
-    assert [entry["exception"] for entry in failed] == ["old (full error in the logs)"] * 2, failed
+    # The kill added nothing: only the two entries inserted above, or the one step 3 keeps if beat's
+    # first purge (a minute after beat started with the stack) has already run, as it may on a busy
+    # machine. In production the list shows an error's type only, not its text.
+    assert [entry["exception"] for entry in failed] in (
+        ["old (full error in the logs)"] * 2,
+        ["old (full error in the logs)"],
+    ), failed
 
     # 3. Beat stays up and its periodic job runs for real (every 60 s): the old retried entry is gone.
     wait_until(
