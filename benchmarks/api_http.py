@@ -34,6 +34,7 @@ import itertools
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,6 +49,14 @@ SIGN_UP_SECONDS = (20.0, 45.0)
 QUICK_SIGN_UP_SECONDS = (8.0, 20.0)
 
 Run = Callable[[Server, int, float], float]
+
+
+class Comparison(NamedTuple):
+    measure: str
+    run: Run
+    goal: float
+    warm_up: bool
+    rounds: int
 
 
 def measured(run: Run, server: Server, connections: int, seconds: float) -> Callable[[], float]:
@@ -99,22 +108,28 @@ def main() -> int:
             seconds = min(max(2 * connections * one_sign_up, shortest), longest)
             return stack.sign_ups_per_second(server, connections, seconds, prefix)
 
-        # (measure, run, goal, warm-up, rounds)
-        comparisons: list[tuple[str, Run, float, bool, int]] = [
-            ("GET /health", health, 0.95, True, rounds),
-            ("DB read GET /api/v1/users/{id}", read, 0.9, True, rounds),
+        comparisons = [
+            Comparison("GET /health", health, 0.95, warm_up=True, rounds=rounds),
+            Comparison("DB read GET /api/v1/users/{id}", read, 0.9, warm_up=True, rounds=rounds),
             # No warm-up run: the Argon2 hash dominates and a short run would complete nothing.
-            ("DB write POST /api/v1/users (sign-up), steady state", sign_up, 0.9, False, sign_up_rounds),
+            Comparison(
+                "DB write POST /api/v1/users (sign-up), steady state",
+                sign_up,
+                0.9,
+                warm_up=False,
+                rounds=sign_up_rounds,
+            ),
         ]
-        for (measure, run, goal, warm_up, repeat), connections in itertools.product(comparisons, CONNECTIONS):
-            label = f"{measure}, {connections} connections"
+        for comparison, connections in itertools.product(comparisons, CONNECTIONS):
+            label = f"{comparison.measure}, {connections} connections"
+            run, goal = comparison.run, comparison.goal
             try:
-                if warm_up and not args.quick:  # pools filled, caches and code paths warm
+                if comparison.warm_up and not args.quick:  # pools filled, caches and code paths warm
                     measured(run, template, connections, WARM_UP_SECONDS)()
                     measured(run, baseline, connections, WARM_UP_SECONDS)()
                 cpu.clear()
                 subject_values, baseline_values = interleaved(
-                    repeat,
+                    comparison.rounds,
                     measured(run, template, connections, seconds),
                     measured(run, baseline, connections, seconds),
                 )
