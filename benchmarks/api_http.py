@@ -122,7 +122,7 @@ def main() -> int:
         ]
         for comparison, connections in itertools.product(comparisons, CONNECTIONS):
             label = f"{comparison.measure}, {connections} connections"
-            run, goal = comparison.run, comparison.goal
+            run = comparison.run
             try:
                 if comparison.warm_up and not args.quick:  # pools filled, caches and code paths warm
                     measured(run, template, connections, WARM_UP_SECONDS)()
@@ -137,7 +137,7 @@ def main() -> int:
                 failures.append(label)
                 print(f"FAILED measurement, no figure: {exc}", file=sys.stderr)
                 continue
-            emit(compare("API", label, "req/s", subject_values, baseline_values, goal=goal))
+            emit(compare("API", label, "req/s", subject_values, baseline_values, goal=comparison.goal))
             if cpu:
                 emit_cpu("API", f"CPU per request, {label}", cpu["template"], cpu["baseline"])
     return 1 if failures else 0
