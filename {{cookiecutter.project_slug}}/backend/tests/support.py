@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from sqlalchemy.sql import Executable
 
 from internal.config import Settings
@@ -71,7 +72,13 @@ class Mailbox:
 @asynccontextmanager
 async def api_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app built from `settings`, its lifespan running, behind an in-process httpx client."""
-    app = create_app(settings)
+    async with running_app_client(create_app(settings)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def running_app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """`app` with a lifespan of its own (started here, ended on exit), behind an in-process httpx client."""
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
