@@ -159,7 +159,15 @@ def fuzz_variant(
     temporal_port = free_port()
     processes: list[Process] = []
     with SmtpServer() as smtp:
-        env = app_env(database_url, smtp, DOCS_ENABLED="true", **runner_env(runner, redis_url, temporal_port))
+        # OWASP's minimum Argon2 cost: sign-up and login examples hash, at the default profile about 0.3 s
+        # of CPU each, for nothing the fuzzing checks.
+        env = app_env(
+            database_url,
+            smtp,
+            DOCS_ENABLED="true",
+            ARGON2_PROFILE="owasp-minimum",
+            **runner_env(runner, redis_url, temporal_port),
+        )
         try:
             if runner == "temporal":
                 command = temporal_server_command(project, temporal_port, logs / "temporal.db")

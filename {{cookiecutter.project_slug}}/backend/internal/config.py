@@ -62,6 +62,9 @@ def sync_database_url(url: str) -> str:
     return _with_driver(async_database_url(url), SYNC_DRIVERS)
 
 
+Argon2Profile = Literal["rfc9106-low-memory", "owasp-minimum"]
+
+
 class Settings(BaseSettings):
     """Every setting the application reads; `.env.example` lists exactly these."""
 
@@ -84,6 +87,9 @@ class Settings(BaseSettings):
     # Lifetime of a login (the JWT access token) and of a password-reset link.
     access_token_minutes: int = Field(default=30, ge=1, le=60 * 24 * 30)
     password_reset_minutes: int = Field(default=60, ge=1, le=60 * 24 * 7)
+    # Cost of each password hash (internal/services/passwords.py): rfc9106-low-memory (64 MiB, about
+    # 0.3 s of a core) or owasp-minimum (19 MiB, about 0.03 s). Logins remake older hashes.
+    argon2_profile: Argon2Profile = "rfc9106-low-memory"
     # The first admin, created (or promoted) by `python -m internal.migrate` when both are set.
     first_admin_email: str = ""
     first_admin_password: SecretStr = SecretStr("")

@@ -131,15 +131,27 @@ def _empty_tables(cleanup_engine: Engine) -> Iterator[None]:
             connection.execute(table.delete())
 
 
+# Argon2id at its smallest cost: a real hash, whose parameters travel in it (those made elsewhere,
+# e.g. by `python -m internal.migrate`, still verify).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _cheap_password_hashes() -> Iterator[None]:
-    """Argon2id at its smallest cost in this process: the production profile costs about 0.2 s of
-    CPU per hash, most of a test that signs up and logs in. Hashes still are real Argon2id (their
-    parameters travel in the hash, so those made elsewhere, e.g. by `python -m internal.migrate`,
-    still verify)."""
+def _cheap_password_hashes() -> Iterator[pytest.MonkeyPatch]:
+    """Every hash in this process at Argon2id's smallest cost: ARGON2_PROFILE's default costs about
+    0.3 s of CPU per hash, most of a test that signs up and logs in (`real_password_hashes` lifts
+    this for one test)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-        yield
+        patch.setattr(passwords, "_hasher", lambda: CHEAP_HASHER)
+        yield patch
+
+
+@pytest.fixture
+def real_password_hashes(_cheap_password_hashes: pytest.MonkeyPatch) -> Iterator[None]:
+    """Hashes at the cost of the process's ARGON2_PROFILE, in this test only."""
+    _cheap_password_hashes.undo()
+    yield
+    _cheap_password_hashes.setattr(passwords, "_hasher", lambda: CHEAP_HASHER)
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,15 @@ import base64
 import json
 from datetime import timedelta
 
+import argon2
 import httpx
 import jwt
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
-from internal.config import Settings
+from internal.config import Argon2Profile, Settings
 from internal.db.base import utcnow
+from internal.db.sync import sync_sessionmaker
 from internal.models import User
 from internal.services import access_tokens, passwords
 from tests.support import PASSWORD, bearer, execute_off_the_loop, log_in, sign_up
@@ -138,3 +140,30 @@ async def test_login_form_is_advertised_to_the_docs(client: httpx.AsyncClient) -
 async def test_login_with_the_signup_password_only(client: httpx.AsyncClient) -> None:
     await signed_up(client)
     assert (await log_in(client, "ada@example.com", PASSWORD + "x")).status_code == 401
+
+
+def use_argon2_profile(monkeypatch: pytest.MonkeyPatch, settings: Settings, profile: Argon2Profile) -> None:
+    with_profile = settings.model_copy(update={"argon2_profile": profile})
+    monkeypatch.setattr(passwords, "get_settings", lambda: with_profile)
+
+
+@pytest.mark.parametrize("profile", sorted(passwords.PROFILES))
+def test_new_hashes_take_the_cost_that_argon2_profile_names(
+    real_password_hashes: None, monkeypatch: pytest.MonkeyPatch, settings: Settings, profile: Argon2Profile
+) -> None:
+    use_argon2_profile(monkeypatch, settings, profile)
+    assert argon2.extract_parameters(passwords.hash_password(PASSWORD)) == passwords.PROFILES[profile]
+
+
+async def test_a_login_remakes_a_hash_of_another_profile_with_the_current_one(
+    real_password_hashes: None, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
+) -> None:
+    use_argon2_profile(monkeypatch, settings, "owasp-minimum")
+    user_id = await signed_up(client)
+    use_argon2_profile(monkeypatch, settings, "rfc9106-low-memory")
+    assert (await log_in(client, "ada@example.com")).status_code == 200
+    with sync_sessionmaker(settings.sync_database_url)() as session:
+        stored = session.scalar(select(User.password_hash).where(User.id == user_id))
+    assert stored is not None
+    assert argon2.extract_parameters(stored) == passwords.PROFILES["rfc9106-low-memory"]
+    assert (await log_in(client, "ada@example.com")).status_code == 200

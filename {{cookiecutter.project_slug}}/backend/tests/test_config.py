@@ -78,6 +78,11 @@ def test_production_refuses_a_placeholder_first_admin_password() -> None:
         )
 
 
+def test_an_unknown_argon2_profile_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValidationError, match="'rfc9106-low-memory' or 'owasp-minimum'"):
+        Settings(_env_file=None, argon2_profile="fast")
+
+
 def test_development_accepts_the_placeholders() -> None:
     settings = Settings(_env_file=None, database_url="postgresql://app:change-me@db:5432/app")
     assert settings.secret_key == "change-me"
