@@ -1,4 +1,9 @@
-"""A job whose behaviour a test scripts (fail N times, fail for good, be slow), on a fast contract."""
+"""A job whose behaviour a test scripts (fail N times, fail for good, be slow), on a fast contract.
+
+PYTEST_DONT_REWRITE: the workflow sandbox imports this module afresh for every run and for every
+worker that validates the workflow. Rewritten by pytest, each of those imports also brought pytest's
+assertion machinery into the sandbox: several seconds of CPU per `make test`. It asserts nothing.
+"""
 
 from __future__ import annotations
 
