@@ -1,8 +1,9 @@
 """Fixtures for real services: a database (SQLite, or Postgres via TEST_DATABASE_URL), a real SMTP
 server, the app with its lifespan, and the task runner's own fixtures (`tests.runner_fixtures`).
 
-`make test` runs the tests in parallel (pytest-xdist, one process per core): every fixture here is
-per process, and each process gets a database of its own (`worker_database_url`)."""
+`make test` runs the tests in parallel (pytest-xdist, a process per core or one more, see
+`tests.runner_fixtures`): every fixture here is per process, and each process gets a database of its
+own (`worker_database_url`)."""
 
 from __future__ import annotations
 
