@@ -98,17 +98,22 @@ def xdist_worker_index() -> int:
     return int(worker.removeprefix("gw")) if worker else 0
 
 
+def environ_unmeasured() -> dict[str, str]:
+    """This process's environment without coverage's measuring of child processes: for a child that
+    runs a copy of the project, whose files this session's report does not count (measuring them
+    would only cost time, about a second of CPU per process)."""
+    return {name: value for name, value in os.environ.items() if name != "COVERAGE_PROCESS_CONFIG"}
+
+
 def environ_for_a_nested_session() -> dict[str, str]:
     """This process's environment without what ties it to this session: the Postgres database (a
     nested session empties its database: it gets SQLite), under xdist this worker's identity (a
-    nested session runs in one process), and coverage's measuring of child processes (a nested
-    session runs a copy of the project, whose files this session's report does not count: measuring
-    them would only cost time)."""
+    nested session runs in one process), and coverage's measuring (a nested session runs a copy of
+    the project: `environ_unmeasured`)."""
     return {
         name: value
-        for name, value in os.environ.items()
-        if name not in ("TEST_DATABASE_URL", "COVERAGE_PROCESS_CONFIG")
-        and not name.startswith("PYTEST_XDIST_")
+        for name, value in environ_unmeasured().items()
+        if name != "TEST_DATABASE_URL" and not name.startswith("PYTEST_XDIST_")
     }
 
 

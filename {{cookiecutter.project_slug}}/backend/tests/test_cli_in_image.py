@@ -20,6 +20,7 @@ import pytest
 from internal.cli import DEVELOPER_COMMANDS, DEVELOPER_PACKAGE
 from lich_dev.commands import PARSERS
 from tests.conftest import BACKEND
+from tests.support import environ_unmeasured
 
 # Run `internal.cli.main(argv)` for each argv of the JSON list sys.argv[3], with the backend at
 # sys.argv[1] first on sys.path and this backend (the editable install's entry included) off it, and
@@ -74,18 +75,21 @@ DEVELOPER_ARGVS = [["dev"], ["make", "job", "GenerateReport"], ["mail"], ["dev",
 OPERATIONAL_ARGVS = [["jobs", "schedules"], ["--help"]]
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: pytest-xdist's worksteal can hand a process this module's tests in more than one
+# batch, and a module-scoped fixture would then run its process again for each batch.
+@pytest.fixture(scope="session")
 def image_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return image_backend(tmp_path_factory.mktemp("image"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def in_image(image_app: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """`lich <argv>` in the image for every argv the tests below check, by its argv joined."""
     argvs = [*DEVELOPER_ARGVS, *OPERATIONAL_ARGVS]
     result = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
         [sys.executable, "-c", RUN_LICH, str(image_app), str(BACKEND), json.dumps(argvs)],
         cwd=image_app,
+        env=environ_unmeasured(),  # the image has no coverage, and runs a copy of the project
         capture_output=True,
         text=True,
         timeout=120,
