@@ -35,11 +35,14 @@ log = logging.getLogger(__name__)
 REDIS_DATABASES = 16  # Redis's default `databases`
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto` (`make test`): one test process more than cores. Many Celery tests mostly wait (for
     the worker, retries with backoff, a time limit, a schedule), so a third process on two cores ends
     the run sooner (22-26 s instead of 27-28 s here). At most half of Redis's databases: each process
-    takes two numbers (`redis_url_for_tests`)."""
+    takes two numbers (`redis_url_for_tests`). PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides
+    instead (pytest-xdist reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
     return min((os.cpu_count() or 1) + 1, REDIS_DATABASES // 2)
 
 

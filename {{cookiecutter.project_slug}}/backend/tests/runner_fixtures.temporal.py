@@ -60,15 +60,19 @@ def session_namespace() -> str:
 def namespaces(config: pytest.Config) -> list[str]:
     """Every session's namespace: this process's or each xdist worker's, and their nested sessions'."""
     workers = getattr(config.option, "numprocesses", None)
-    count = workers if isinstance(workers, int) else pytest_xdist_auto_num_workers(config)
-    sessions = ["main", *(f"gw{index}" for index in range(count))]
+    if not isinstance(workers, int):  # `-n auto`: what the hook answers, this module's or xdist's
+        workers = int(config.hook.pytest_xdist_auto_num_workers(config=config))
+    sessions = ["main", *(f"gw{index}" for index in range(workers))]
     return [*sessions, *(f"{name}-nested" for name in sessions)]
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto` (`make test`): one test process more than cores. A Temporal test spends most of its
     time waiting for the server's timers (timeouts and retries fire in steps of about a second), so
-    a third process on two cores ends the run sooner (23 s instead of 29 s here) for the same CPU."""
+    a third process on two cores ends the run sooner (23 s instead of 29 s here) for the same CPU.
+    PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides instead (pytest-xdist reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
     return (os.cpu_count() or 1) + 1
 
 
