@@ -33,7 +33,7 @@ from internal.config import Settings, use_settings
 from internal.jobs import runner
 from internal.jobs.runner import connect
 from internal.workers.main import ACTIVITY_THREADS, build_workers
-from tests.support import free_port, xdist_worker
+from tests.support import free_port, one_process_more_than_cores, xdist_worker
 
 TASK_QUEUE = "tests"
 # Fixed identity: recorded histories (tests/temporal/histories) then name no machine.
@@ -69,11 +69,8 @@ def namespaces(config: pytest.Config) -> list[str]:
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto` (`make test`): one test process more than cores. A Temporal test spends most of its
     time waiting for the server's timers (timeouts and retries fire in steps of about a second), so
-    a third process on two cores ends the run sooner (23 s instead of 29 s here) for the same CPU.
-    PYTEST_XDIST_AUTO_NUM_WORKERS, when set, decides instead (pytest-xdist reads it)."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None
-    return (os.cpu_count() or 1) + 1
+    a third process on two cores ends the run sooner (23 s instead of 29 s here) for the same CPU."""
+    return one_process_more_than_cores()
 
 
 def pytest_configure(config: pytest.Config) -> None:
