@@ -42,7 +42,10 @@ def project_env(**overrides: str) -> dict[str, str]:
     # Nor pytest's: under pytest-xdist the worker's PYTEST_XDIST_WORKER would make the project's own
     # test session pick the Redis and database numbers of an xdist worker it is not.
     env = {key: value for key, value in os.environ.items() if key not in inherited and not key.startswith("PYTEST_")}
-    return {**env, **overrides}
+    # A project's `make test` (-n auto) in two processes: the tiers run several projects' suites at
+    # once on one Redis, and give each four database numbers (a process takes two: the celery
+    # variant's tests/runner_fixtures.py). Its own hook would start one process more than cores.
+    return {**env, "PYTEST_XDIST_AUTO_NUM_WORKERS": "2", **overrides}
 
 
 def bake(output_dir: Path, **answers: str) -> Path:
