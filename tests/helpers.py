@@ -44,7 +44,8 @@ def project_env(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in inherited and not key.startswith("PYTEST_")}
     # A project's `make test` (-n auto) in two processes: the tiers run several projects' suites at
     # once on one Redis, and give each four database numbers (a process takes two: the celery
-    # variant's tests/runner_fixtures.py). Its own hook would start one process more than cores.
+    # variant's tests/runner_fixtures.py). Its own hook (tests/runner_session.py) would start one
+    # process more than cores.
     return {**env, "PYTEST_XDIST_AUTO_NUM_WORKERS": "2", **overrides}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from internal.celery_app import app
-from tests.support import environ_for_a_nested_session
+from tests.processes import environ_for_a_nested_session
 
 
 def nested_session_env() -> dict[str, str]:

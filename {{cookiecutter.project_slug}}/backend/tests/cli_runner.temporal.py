@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from internal.workers.main import discover
-from tests.support import environ_for_a_nested_session
+from tests.processes import environ_for_a_nested_session
 
 
 def nested_session_env() -> dict[str, str]:
     """Environment of a test session started from within this one: it shares this run's dev server
     (TEST_TEMPORAL_ADDRESS), in a namespace of its own."""
     # Imported here: the nested session imports this module before pytest loads its plugins.
-    from tests.runner_fixtures import NAMESPACE, session_namespace
+    from tests.runner_session import NAMESPACE, session_namespace
 
     return {**environ_for_a_nested_session(), NAMESPACE: f"{session_namespace()}-nested"}
 

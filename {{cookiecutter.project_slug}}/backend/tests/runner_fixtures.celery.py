@@ -25,22 +25,12 @@ from celery.signals import before_task_publish  # type: ignore[import-untyped]
 from internal.celery_app import app as celery_app
 from internal.celery_app import configure
 from internal.config import Settings
-from tests.support import one_process_more_than_cores, xdist_worker_index
+from tests.processes import xdist_worker_index
+from tests.runner_session import REDIS_DATABASES
 
 DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/1"
 DRAIN_SECONDS = 30.0
 log = logging.getLogger(__name__)
-
-
-REDIS_DATABASES = 16  # Redis's default `databases`
-
-
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto` (`make test`): one test process more than cores. Many Celery tests mostly wait (for
-    the worker, retries with backoff, a time limit, a schedule), so a third process on two cores ends
-    the run sooner (22-26 s instead of 27-28 s here). At most half of Redis's databases: each process
-    takes two numbers (`redis_url_for_tests`)."""
-    return one_process_more_than_cores(at_most=REDIS_DATABASES // 2)
 
 
 def redis_url_for_tests() -> str:

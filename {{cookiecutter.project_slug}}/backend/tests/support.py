@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +23,7 @@ from internal.main import create_app
 from internal.models import User
 from internal.services import access_tokens
 from internal.services.passwords import hash_password
+from tests.processes import free_port
 
 T = TypeVar("T")
 
@@ -85,53 +84,6 @@ async def running_app_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
         yield client
-
-
-def xdist_worker() -> str | None:
-    """The pytest-xdist worker this process is ("gw0", "gw1", ...), None when tests run in one process."""
-    return os.environ.get("PYTEST_XDIST_WORKER")
-
-
-def xdist_worker_index() -> int:
-    """0, 1, ... for the xdist workers; 0 when tests run in one process."""
-    worker = xdist_worker()
-    return int(worker.removeprefix("gw")) if worker else 0
-
-
-def one_process_more_than_cores(at_most: int | None = None) -> int | None:
-    """An answer for `pytest_xdist_auto_num_workers` (`-n auto`) where tests mostly wait: a process
-    more than cores, at most `at_most`. None when PYTEST_XDIST_AUTO_NUM_WORKERS is set, so that
-    pytest-xdist's own hook, which reads it, decides."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None
-    count = (os.cpu_count() or 1) + 1
-    return count if at_most is None else min(count, at_most)
-
-
-def environ_unmeasured() -> dict[str, str]:
-    """This process's environment without coverage's measuring of child processes: for a child that
-    runs a copy of the project, whose files this session's report does not count (measuring them
-    would only cost time: importing the app takes about 0.7 s more CPU under coverage)."""
-    return {name: value for name, value in os.environ.items() if name != "COVERAGE_PROCESS_CONFIG"}
-
-
-def environ_for_a_nested_session() -> dict[str, str]:
-    """This process's environment without what ties it to this session: the Postgres database (a
-    nested session empties its database: it gets SQLite), under xdist this worker's identity (a
-    nested session runs in one process), and coverage's measuring (a nested session runs a copy of
-    the project: `environ_unmeasured`)."""
-    return {
-        name: value
-        for name, value in environ_unmeasured().items()
-        if name != "TEST_DATABASE_URL" and not name.startswith("PYTEST_XDIST_")
-    }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class SmtpServer:

@@ -20,7 +20,7 @@ import pytest
 from internal.cli import DEVELOPER_COMMANDS, DEVELOPER_PACKAGE
 from lich_dev.commands import PARSERS
 from tests.conftest import BACKEND
-from tests.support import environ_unmeasured
+from tests.processes import environ_unmeasured
 
 # Run `internal.cli.main(argv)` for each argv of the JSON list sys.argv[3], with the backend at
 # sys.argv[1] first on sys.path and this backend (the editable install's entry included) off it, and

@@ -17,7 +17,7 @@ from internal.lich.project import Project
 from internal.services.mailer import send_mail
 from lich_dev import mail
 from lich_dev.dev import port_is_open
-from tests.support import free_port
+from tests.processes import free_port
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from internal.config import Settings
 from internal.services.mailer import MailRejected, send_mail
-from tests.support import Mailbox, free_port
+from tests.processes import free_port
+from tests.support import Mailbox
 
 USER, PASSWORD = "mailer", "correct horse battery staple"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from internal.config import Settings
-from tests.support import api_client, free_port, sign_up
+from tests.processes import free_port
+from tests.support import api_client, sign_up
 
 
 async def test_database_down_is_503_json_with_retry_after(settings: Settings, job_worker: None) -> None:

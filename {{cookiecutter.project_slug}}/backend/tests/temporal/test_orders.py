@@ -14,7 +14,8 @@ from internal.jobs import process_order
 from internal.jobs.runner import JobRunner
 from internal.models import InventoryItem, StubPayment
 from internal.workers.workflows import ProcessOrderInput, ProcessOrderWorkflow
-from tests.support import Mailbox, api_client, eventually, free_port, headers_for, sign_up
+from tests.processes import free_port
+from tests.support import Mailbox, api_client, eventually, headers_for, sign_up
 from tests.temporal.helpers import row, started
 
 ORDER = {"sku": "book", "quantity": 2, "amount_cents": 4200, "email": "buyer@example.com"}
