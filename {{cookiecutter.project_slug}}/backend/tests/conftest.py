@@ -4,6 +4,10 @@ the runner's services in `tests.runner_session`) and, where tests run, their fix
 Under pytest-xdist (`make test`) the process that starts the workers only hands out tests and gathers
 their reports. The fixtures import the app, about 2 s of CPU under coverage before that process
 starts any worker, so it does not load them (`pytest_sessionstart`). Nothing here imports the app.
+
+A worker loads the fixtures before pytest-cov starts measuring in it (its `pytest_sessionstart`
+runs after this one), which spares each worker importing the app under the tracer: the app's
+import-time lines count in the child process of tests/test_cli_in_image.py that imports every module.
 """
 
 from __future__ import annotations

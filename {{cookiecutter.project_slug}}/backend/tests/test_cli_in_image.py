@@ -136,6 +136,8 @@ def test_only_the_cli_entry_point_imports_the_developer_package_and_only_on_dema
 
 
 def test_the_app_workers_and_operational_commands_load_without_the_developer_package() -> None:
+    # Measured by coverage, unlike the image's runs: the import-time lines of `internal` count here
+    # (the xdist workers import the app before coverage starts in them, see tests/conftest.py).
     result = subprocess.run(  # noqa: S603  (this interpreter, fixed code)
         [sys.executable, "-c", LOAD_EVERYTHING],
         cwd=BACKEND,
