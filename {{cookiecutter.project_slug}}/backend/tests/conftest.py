@@ -12,6 +12,7 @@ import-time lines count in the child process of tests/test_cli_in_image.py that 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,17 @@ pytest_plugins = ["tests.runner_session"]
 
 BACKEND = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
+    """Start the pytest-xdist workers without coverage's measuring of child processes.
+
+    pytest-cov measures each worker from its session start, and starts that measuring for the
+    worker's own children (the API, the job worker, migrations). Inherited from this process as
+    well, it traced each worker's start-up, about 1 s of CPU per worker, into data the report
+    never counted."""
+    os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
