@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from celery.signals import worker_process_init  # type: ignore[import-untyped]
 from pydantic import BaseModel
 from sqlalchemy import select
 
@@ -94,6 +95,13 @@ def stored(settings: Settings) -> list[FailedJob]:
 async def store_has(settings: Settings, count: int = 1) -> list[FailedJob] | None:
     entries = stored(settings)
     return entries if len(entries) >= count else None
+
+
+def test_a_pool_process_starts_without_the_database_pools_it_inherited(settings: Settings) -> None:
+    """A forked pool process must not use its parent's connections (`worker_process_init`)."""
+    inherited = sync_sessionmaker(settings.sync_database_url)
+    worker_process_init.send(sender=None)
+    assert sync_sessionmaker(settings.sync_database_url) is not inherited
 
 
 def test_configuration_is_loss_safe() -> None:
