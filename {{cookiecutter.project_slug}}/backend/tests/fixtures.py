@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 from internal.config import Settings, sync_database_url
 from internal.db.base import Base
+from internal.logs import configure_logging
 from internal.main import create_app
 from internal.services import passwords
 from tests.conftest import BACKEND
@@ -28,6 +29,15 @@ from tests.processes import xdist_worker
 from tests.support import Mailbox, SmtpServer, headers_for, make_admin, running_app_client
 
 pytest_plugins = ["tests.runner_fixtures"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _logs_in_captured_output() -> None:
+    """The app's log handler writes to the stdout of the moment it is made, and importing
+    `internal.main` makes one (its module-level app). This module is loaded outside pytest's output
+    capture (tests/conftest.py), so remake it here, in the first test's setup, inside the capture:
+    a line that a server thread logs between two tests then stays out of the progress output."""
+    configure_logging(json_lines=False)
 
 
 @pytest.fixture(scope="session")
