@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import MEASURE_CHILDREN
+
 pytest_plugins = ["tests.runner_session"]
 
 BACKEND = Path(__file__).resolve().parents[1]
@@ -31,7 +33,7 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: object) -> None:
     worker's own children (the API, the job worker, migrations). Inherited from this process as
     well, it traced each worker's start-up, about 1 s of CPU per worker, into data the report
     never counted."""
-    os.environ.pop("COVERAGE_PROCESS_CONFIG", None)
+    os.environ.pop(MEASURE_CHILDREN, None)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import socket
 
+# The variable through which coverage (`patch = ["subprocess"]`) measures the Python processes that a
+# measured process starts.
+MEASURE_CHILDREN = "COVERAGE_PROCESS_CONFIG"
+
 
 def xdist_worker() -> str | None:
     """The pytest-xdist worker this process is ("gw0", "gw1", ...), None when tests run in one process."""
@@ -36,7 +40,7 @@ def environ_unmeasured() -> dict[str, str]:
     """This process's environment without coverage's measuring of child processes: for a child that
     runs a copy of the project, whose files this session's report does not count (measuring them
     would only cost time: importing the app takes about 0.7 s more CPU under coverage)."""
-    return {name: value for name, value in os.environ.items() if name != "COVERAGE_PROCESS_CONFIG"}
+    return {name: value for name, value in os.environ.items() if name != MEASURE_CHILDREN}
 
 
 def environ_for_a_nested_session() -> dict[str, str]:
