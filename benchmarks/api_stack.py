@@ -69,6 +69,11 @@ class MeasurementFailed(Exception):
     """wrk saw errors (non-2xx answers, socket errors or timeouts): the figure would be meaningless."""
 
 
+class TooFewSignUps(MeasurementFailed):
+    """A sign-up round ended before enough sign-ups completed to count a rate: it was too short for
+    how busy the machine was."""
+
+
 @dataclass
 class Server:
     name: str
@@ -224,7 +229,7 @@ class Stack:
             times = [float(row[0]) for row in connection.execute(query, (f"{prefix}-%",))]
         counted = [moment for moment in times if moment <= started + seconds]
         if len(counted) < 3:
-            raise MeasurementFailed(
+            raise TooFewSignUps(
                 f"{server.base} with {connections} connections: {len(counted)} sign-ups completed in "
                 f"{seconds:.0f} s, too few for a rate (the machine is too busy for this round length)"
             )
