@@ -7,10 +7,12 @@ under `CI=true`, so CI can never go green by skipping.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
@@ -27,6 +29,15 @@ from tests.helpers import CRASH_REPORTS, IN_CI, RUNNERS, bake, create_database, 
 # command they run inherit its absence.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+
+# One mypy cache for every project the tiers lint (pre-commit per variant, `make lint` at each
+# variant's lowest versions): a project's mypy run starting cold spends most of its 20 s of CPU on
+# the standard library and the shared dependencies. mypy checks each cached module against its
+# file's hash, so a shared cache changes the time, not the result. Made here, in the process that
+# starts pytest-xdist's workers, which inherit it (and removed by that process).
+if "MYPY_CACHE_DIR" not in os.environ:
+    os.environ["MYPY_CACHE_DIR"] = MYPY_CACHE = tempfile.mkdtemp(prefix="lich-template-mypy-")
+    atexit.register(shutil.rmtree, MYPY_CACHE, ignore_errors=True)
 
 BAKE_ANSWERS = {"project_name": "Lich Shop", "author_email": "dev@example.com"}
 
