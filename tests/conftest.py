@@ -8,12 +8,14 @@ under `CI=true`, so CI can never go green by skipping.
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -69,26 +71,57 @@ def uv() -> str:
     return path
 
 
+def run_wide_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary directory that every pytest-xdist worker sees (each worker's own base
+    directory is below it); without xdist, the base directory."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Exclusive between processes (and threads: each call opens the file anew)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def synced(tmp_path_factory: pytest.TempPathFactory, uv: str) -> Callable[[str], Path]:
     """A baked project per runner with its backend environment installed from the shipped lock
-    (`uv sync --locked`, which fails when the lock is out of date), shared by tiers."""
+    (`uv sync --locked`, which fails when the lock is out of date), shared by tiers.
+
+    One per runner for the whole run: under pytest-xdist the first worker to ask bakes and syncs it
+    (the others wait on a lock), as the tiers only run processes from it. Each copy would cost a
+    bake, a sync and, at its first use, compiling the bytecode of the app and its dependencies
+    (about 5 s of CPU, more where several processes start at once)."""
+    shared = run_wide_directory(tmp_path_factory)
     cache: dict[str, Path] = {}
 
     def get(runner: str) -> Path:
         if runner not in cache:
-            project = bake(tmp_path_factory.mktemp(f"synced-{runner}"), task_runner=runner, **BAKE_ANSWERS)
-            result = subprocess.run(
-                [uv, "sync", "--locked", "--quiet"],
-                cwd=project / "backend",
-                env=project_env(),
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            assert result.returncode == 0, f"uv sync failed for {runner}:\n{result.stderr}"
-            cache[runner] = project
+            done = shared / f"synced-{runner}.path"
+            with file_lock(shared / f"synced-{runner}.lock"):
+                if not done.exists():
+                    directory = shared / f"synced-{runner}"
+                    shutil.rmtree(directory, ignore_errors=True)  # a sync that failed in an earlier test
+                    directory.mkdir()
+                    project = bake(directory, task_runner=runner, **BAKE_ANSWERS)
+                    result = subprocess.run(
+                        [uv, "sync", "--locked", "--quiet"],
+                        cwd=project / "backend",
+                        env=project_env(),
+                        capture_output=True,
+                        text=True,
+                        timeout=600,
+                        check=False,
+                    )
+                    assert result.returncode == 0, f"uv sync failed for {runner}:\n{result.stderr}"
+                    done.write_text(str(project), encoding="utf-8")
+            cache[runner] = Path(done.read_text(encoding="utf-8"))
         return cache[runner]
 
     return get
