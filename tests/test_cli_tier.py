@@ -11,6 +11,7 @@ sink, and stops on Ctrl-C within seconds.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -49,12 +50,16 @@ def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 600
 
 
 def tree(root: Path) -> dict[str, float]:
-    skip = (".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
-    return {
-        str(p.relative_to(root)): p.stat().st_mtime
-        for p in root.rglob("*")
-        if p.is_file() and not any(part in skip for part in p.relative_to(root).parts)
-    }
+    """Each file's modification time, outside the environment and the caches, which are not walked
+    (the environment alone holds thousands of files)."""
+    skip = {".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+    files: dict[str, float] = {}
+    for directory, subdirectories, names in os.walk(root):
+        subdirectories[:] = [name for name in subdirectories if name not in skip]
+        for name in names:
+            path = Path(directory, name)
+            files[str(path.relative_to(root))] = path.stat().st_mtime
+    return files
 
 
 @pytest.fixture(scope="module")
