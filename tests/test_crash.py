@@ -630,7 +630,8 @@ def postgres_outage(
     if not any(getattr(item, "originalname", "") == OUTAGE_TEST for item in request.session.items):
         yield None
         return
-    projects = {runner: synced(runner) for runner in RUNNERS}  # baked here: `synced` is not thread-safe
+    # Baked and synced here, not in the scenario's thread: a failure then fails this fixture.
+    projects = {runner: synced(runner) for runner in RUNNERS}
     scenario = OutageScenario(projects, tmp_path_factory)
     scenario.start()
     try:
