@@ -18,7 +18,7 @@ of 1 s, no warm-up. Sign-ups: three rounds, each longer (20 to 45 s, see SIGN_UP
 takes a fraction of a second of CPU for its Argon2 hash and waits behind up to 63 others: their
 rate is counted in steady state, from the new users' `created_at` (see `Stack.sign_ups_per_second`).
 
-`--quick` runs the sign-up rows at 4 and 8 connections, one round of 5 to 10 s: at 32 and 64 the
+`--quick` runs the sign-up rows at 4 and 8 connections, one round of 2 to 4 s: at 32 and 64 the
 bare app hashes every waiting sign-up at once, so none completes for seconds (over 10 s on a busy
 CI machine), and the rounds long enough for that kept both cores hashing for about 150 s of CPU, a
 seventh of the template's whole test run, for figures that `--quick` does not keep. A round that
@@ -52,7 +52,7 @@ WARM_UP_SECONDS = 2.0
 # A sign-up round lasts twice as long as a request waits behind the others (connections times one
 # sign-up's latency, probed first), within these bounds (--quick: the second pair).
 SIGN_UP_SECONDS = (20.0, 45.0)
-QUICK_SIGN_UP_SECONDS = (5.0, 10.0)
+QUICK_SIGN_UP_SECONDS = (2.0, 4.0)
 QUICK_SIGN_UP_CONNECTIONS = (4, 8)
 # The latency probe can run in a quiet moment of a busy machine (CI runs the tiers side by side): a
 # round that counted too few sign-ups runs again twice as long, up to this many times the longest.
@@ -82,7 +82,7 @@ def measured(run: Run, server: Server, connections: int, seconds: float) -> Call
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one 1 s round per comparison (sign-ups: 5-10 s)")
+    parser.add_argument("--quick", action="store_true", help="one 1 s round per comparison (sign-ups: 2-4 s)")
     args = parser.parse_args()
     rounds, sign_up_rounds, seconds = (1, 1, 1.0) if args.quick else (5, 3, 10.0)
     runs = itertools.count()
