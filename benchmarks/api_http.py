@@ -21,7 +21,7 @@ rate is counted in steady state, from the new users' `created_at` (see `Stack.si
 `--quick` runs the sign-up rows at 4 and 8 connections, one round of 2 to 4 s: at 32 and 64 the
 bare app hashes every waiting sign-up at once, so none completes for seconds (over 10 s on a busy
 CI machine), and the rounds long enough for that kept both cores hashing for about 150 s of CPU, a
-seventh of the template's whole test run, for figures that `--quick` does not keep. A round that
+seventh of the template's whole test run then, for figures that `--quick` does not keep. A round that
 counted fewer than 3 sign-ups (the latency probe ran in a quieter moment of a busy machine) runs
 again twice as long, up to 4 times the longest round.
 
